@@ -1,0 +1,1 @@
+"""Command groups of the ``kinetics`` command line; each module exposes ``register(app)``."""

@@ -1,0 +1,1 @@
+"""Signal simulators with exact, known answers (analytic force curves, jumps, sway, IMU motion) for tests, demos and simulated devices."""
