@@ -15,8 +15,12 @@ def test_every_metric_needs_a_unit() -> None:
 
 
 def test_select_one_trial_of_a_batch() -> None:
-    m = Metrics({"peak_force": np.array([100.0, 200.0]), "n": 3.0}, {"peak_force": "N", "n": "1"}, "m",
-                flags={"bad": np.array([False, True])})
+    m = Metrics(
+        {"peak_force": np.array([100.0, 200.0]), "n": 3.0},
+        {"peak_force": "N", "n": "1"},
+        "m",
+        flags={"bad": np.array([False, True])},
+    )
     one = m.select(1)
     assert one["peak_force"] == 200.0 and one["n"] == 3.0 and one.flags["bad"] is True
     assert one.to_records()[0] == {"key": "peak_force", "value": 200.0, "unit": "N", "method": "m"}
