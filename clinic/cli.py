@@ -21,6 +21,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Kinetics: connected rehabilitation sensors — record, score, store and export."""
+
+
 for _module in COMMAND_MODULES:
     importlib.import_module(f"clinic.commands.{_module}").register(app)
 
