@@ -1,0 +1,152 @@
+"""Stabilogram-diffusion analysis (Collins & De Luca 1993): mean square displacement of the COP against the
+time interval, a short-term and a long-term region, their diffusion coefficients and scaling exponents, and
+the critical point where the two regimes meet.
+
+Input: a centred COP of shape (..., 2, n) in metres (row 0 ML x, row 1 AP y) at ``fs`` Hz.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import fft as spfft
+
+FloatArray = NDArray[np.float64]
+
+#: Longest time interval of the diffusion plot (s), as in Collins & De Luca (1993).
+MAX_LAG = 10.0
+#: Range searched for the critical point (s), as in Quijoux et al. (2021).
+CRITICAL_SEARCH = (0.3, 2.5)
+
+_KEYS = {
+    "diffusion_short": "m^2/s",
+    "diffusion_long": "m^2/s",
+    "scaling_short": "1",
+    "scaling_long": "1",
+    "critical_time": "s",
+    "critical_displacement": "m^2",
+}
+UNITS: dict[str, str] = {f"{k}{s}": u for k, u in _KEYS.items() for s in ("", "_ml", "_ap")}
+
+
+def mean_square_displacement(x: FloatArray, max_lag: int) -> FloatArray:
+    """⟨(x(t+k) − x(t))²⟩ over t for k = 1..max_lag samples, shape (..., max_lag); exact (FFT autocorrelation).
+
+    ``x`` has shape (..., n); centre it first for best precision. The mean is over the n − k available pairs.
+    """
+    n = x.shape[-1]
+    if not 1 <= max_lag < n:
+        raise ValueError(f"max_lag must be in 1..{n - 1}, got {max_lag}")
+    nfft = spfft.next_fast_len(2 * n, real=True)
+    spec = spfft.rfft(x, nfft, axis=-1)
+    ac = spfft.irfft(spec.real**2 + spec.imag**2, nfft, axis=-1)[..., 1 : max_lag + 1]
+    cs = np.concatenate([np.zeros((*x.shape[:-1], 1)), np.cumsum(x * x, axis=-1)], axis=-1)
+    k = np.arange(1, max_lag + 1)
+    tail = cs[..., n : n + 1] - cs[..., k]  # Σ_{i=k}^{n-1} x_i²
+    head = cs[..., n - k]  # Σ_{i=0}^{n-k-1} x_i²
+    return np.maximum((tail + head - 2.0 * ac) / (n - k), 0.0)
+
+
+def _prefix(v: FloatArray) -> FloatArray:
+    return np.concatenate([np.zeros((*v.shape[:-1], 1)), np.cumsum(v, axis=-1)], axis=-1)
+
+
+def _fit(
+    sums: tuple[FloatArray, ...], lo: NDArray[np.intp], hi: NDArray[np.intp]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Least-squares line y = a + b·t over points lo..hi−1 from prefix sums (count, t, t², y, ty, y²)."""
+    c, st, stt, sy, sty, syy = (np.take_along_axis(s, hi, axis=-1) - np.take_along_axis(s, lo, axis=-1) for s in sums)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b = (c * sty - st * sy) / (c * stt - st * st)
+        a = (sy - b * st) / c
+    sse = syy - a * sy - b * sty
+    return a, b, sse
+
+
+def diffusion_fit(t: FloatArray, msd: FloatArray, search: tuple[int, int]) -> dict[str, FloatArray]:
+    """Two-region linear fit of a diffusion plot.
+
+    Parameters
+    ----------
+    t : ndarray, shape (K,)
+        Time intervals (s), increasing.
+    msd : ndarray, shape (..., K)
+        Mean square displacement (m²) at each interval.
+    search : (int, int)
+        Inclusive index range (into ``t``) searched for the break.
+
+    The break index k* minimises the summed squared residuals of a line fitted to points 0..k* (short-term)
+    and another fitted to k*..K−1 (long-term), both in the linear MSD-time plot. Diffusion coefficient
+    D = slope / 2 (Collins & De Luca 1993: ⟨Δx²⟩ = 2·D·Δt, and the planar ⟨Δr²⟩ = ⟨Δx²⟩ + ⟨Δy²⟩ = 2·D_r·Δt);
+    scaling exponent H = half the slope of log MSD against log Δt over the same region; the critical point
+    is where the two lines intersect (NaN when they do not cross at a positive time).
+    """
+    k_total = t.shape[0]
+    lo_b, hi_b = search
+    if not (1 <= lo_b <= hi_b <= k_total - 2):
+        raise ValueError(f"break search {search} does not fit in a diffusion plot of {k_total} points")
+    scale = np.max(msd, axis=-1, keepdims=True)
+    scale = np.where(scale > 0, scale, 1.0)
+    y = msd / scale
+    tt = np.broadcast_to(t, y.shape)
+    sums = tuple(_prefix(v) for v in (np.ones_like(y), tt, tt * tt, y, tt * y, y * y))
+    breaks = np.arange(lo_b, hi_b + 1)
+    shape = (*y.shape[:-1], breaks.shape[0])
+    zero = np.zeros(shape, dtype=np.intp)
+    brk = np.broadcast_to(breaks, shape)
+    a_s, b_s, sse_s = _fit(sums, zero, brk + 1)
+    a_l, b_l, sse_l = _fit(sums, brk, np.full(shape, k_total, dtype=np.intp))
+    best = np.argmin(sse_s + sse_l, axis=-1)[..., None]
+
+    def pick(v: FloatArray) -> FloatArray:
+        return np.take_along_axis(v, best, axis=-1)[..., 0]
+
+    a_s, b_s, a_l, b_l = pick(a_s) * scale[..., 0], pick(b_s) * scale[..., 0], pick(a_l), pick(b_l)
+    a_l, b_l = a_l * scale[..., 0], b_l * scale[..., 0]
+    k_star = breaks[best[..., 0]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tc = (a_l - a_s) / (b_s - b_l)
+        crosses = (b_s > b_l) & (tc > 0)
+        tc = np.where(crosses, tc, math.nan)
+        msd_c = np.where(crosses, a_s + b_s * tc, math.nan)
+        logt = np.broadcast_to(np.log(t), msd.shape)
+        logy = np.log(msd)
+    log_sums = tuple(_prefix(v) for v in (np.ones_like(logy), logt, logt * logt, logy, logt * logy, logy * logy))
+    k_idx = k_star[..., None]
+    _, hs, _ = _fit(log_sums, np.zeros_like(k_idx), k_idx + 1)
+    _, hl, _ = _fit(log_sums, k_idx, np.full_like(k_idx, k_total))
+    return {
+        "diffusion_short": b_s / 2.0,
+        "diffusion_long": b_l / 2.0,
+        "scaling_short": hs[..., 0] / 2.0,
+        "scaling_long": hl[..., 0] / 2.0,
+        "critical_time": tc,
+        "critical_displacement": msd_c,
+    }
+
+
+def diffusion_descriptors(c: FloatArray, fs: float, max_lag_s: float = MAX_LAG) -> dict[str, FloatArray]:
+    """Stabilogram-diffusion descriptors per axis (``_ml``, ``_ap``) and planar (no suffix).
+
+    ``max_lag_s`` is the longest interval (s); the caller shortens it for short trials (at most a third of
+    the trial). Raises ValueError when the plot cannot hold the critical-point search range.
+    """
+    k_max = math.floor(max_lag_s * fs + 1e-9)
+    lo = round(CRITICAL_SEARCH[0] * fs) - 1
+    hi = round(CRITICAL_SEARCH[1] * fs) - 1
+    lo = max(lo, 1)
+    if hi > k_max - 2:
+        raise ValueError("the diffusion plot is shorter than the critical-point search range")
+    msd_axes = mean_square_displacement(c, k_max)  # (..., 2, K)
+    msd_planar = msd_axes.sum(axis=-2)
+    t = np.arange(1, k_max + 1) / fs
+    axes = diffusion_fit(t, msd_axes, (lo, hi))
+    planar = diffusion_fit(t, msd_planar, (lo, hi))
+    out: dict[str, FloatArray] = {}
+    for key in _KEYS:
+        out[key] = planar[key]
+        out[f"{key}_ml"] = axes[key][..., 0]
+        out[f"{key}_ap"] = axes[key][..., 1]
+    return out
