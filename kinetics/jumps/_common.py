@@ -1,0 +1,265 @@
+"""Shared pieces of the jump scoring: settings, batch handling, rejection reasons, array helpers.
+
+Everything here works on a 2-D batch ``(n_trials, n_samples)``; the public functions flatten the caller's
+``(..., n_samples)`` arrays into that shape and restore the batch shape at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kinetics._checks import as_signal, check_rate, input_error
+from kinetics.results import Metrics
+
+#: Standard gravity (m/s²), the conventional value (CGPM 1901) used by Hawkin, VALD and the literature.
+G = 9.80665
+
+FloatArray = NDArray[Any]
+IntArray = NDArray[Any]
+OnInvalid = Literal["raise", "flag"]
+
+# Rejection reasons: flag name → message template (filled from a per-trial detail string).
+REASONS: dict[str, str] = {
+    "quiet_phase_too_short": "quiet phase too short: {detail}; record at least {weigh} s of still standing on "
+    "the plate before the jump (or pass a shorter weigh_duration)",
+    "quiet_phase_not_quiet": "quiet phase not quiet: {detail}; stand still before the jump (or raise "
+    "quiet_max_sd if the plate itself is this noisy)",
+    "no_flight": "no flight found: {detail}; check that the trace contains a jump with a landing on the plate "
+    "(or lower min_flight_time / change takeoff_threshold)",
+    "no_contact": "no drop-jump contact found: {detail}; the trace must contain a landing from the box, a "
+    "take-off and a landing on the plate",
+    "no_hops": "no hop found: {detail}; repeated hops need at least one ground contact between two flights",
+}
+
+
+@dataclass(frozen=True)
+class JumpSettings:
+    """Thresholds shared by the jump functions (all recorded in ``Metrics.params``).
+
+    Attributes
+    ----------
+    takeoff_threshold : float
+        Force (N) below which the plate is unloaded (take-off) and at or above which it is loaded (landing).
+    onset_sd : float
+        Movement onset where force departs body weight by this many SD of the quiet phase.
+    onset_step_back : float
+        Seconds the onset is moved back from the departure sample (Hawkin/VALD use 30 ms).
+    weigh_duration : float
+        Length (s) of the quiet-standing window that gives body weight.
+    quiet_max_sd : float
+        Largest quiet-window SD, as a fraction of body weight, accepted as still standing.
+    min_flight_time : float
+        Shortest unloaded stretch (s) counted as a flight.
+    landing_window : float
+        Longest landing phase (s) searched after landing.
+    search_grid : float
+        Block length (s) of the coarse event search (events are then refined to the sample).
+    """
+
+    takeoff_threshold: float = 20.0
+    onset_sd: float = 5.0
+    onset_step_back: float = 0.030
+    weigh_duration: float = 1.0
+    quiet_max_sd: float = 0.02
+    min_flight_time: float = 0.1
+    landing_window: float = 0.5
+    search_grid: float = 0.010
+
+    def validate(self) -> None:
+        """Raise :class:`KineticsInputError` for a non-finite or non-positive setting."""
+        for name in ("takeoff_threshold", "onset_sd", "weigh_duration", "quiet_max_sd", "min_flight_time",
+                     "landing_window", "search_grid"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise input_error(name, f"must be a positive finite number, got {value!r}", "pass e.g. the default")
+        if not (math.isfinite(self.onset_step_back) and self.onset_step_back >= 0):
+            raise input_error("onset_step_back", f"must be ≥ 0 s, got {self.onset_step_back!r}", "pass e.g. 0.03")
+
+    def as_params(self, fs: float) -> dict[str, Any]:
+        """The settings as a plain dict for ``Metrics.params`` (with ``fs`` and ``g``)."""
+        return {
+            "fs": fs,
+            "g": G,
+            "takeoff_threshold": self.takeoff_threshold,
+            "onset_sd": self.onset_sd,
+            "onset_step_back": self.onset_step_back,
+            "weigh_duration": self.weigh_duration,
+            "quiet_max_sd": self.quiet_max_sd,
+            "min_flight_time": self.min_flight_time,
+            "landing_window": self.landing_window,
+            "search_grid": self.search_grid,
+            "integration": "trapezoid",
+            "filter": "none",
+        }
+
+
+@dataclass
+class Batch:
+    """The caller's force flattened to ``(n_trials, n_samples)``; ``sides`` holds (left, right) if given."""
+
+    total: FloatArray
+    sides: tuple[FloatArray, FloatArray] | None
+    batch_shape: tuple[int, ...]
+    fs: float
+
+
+def prepare(force: Any, fs: Any, sides: bool, name: str = "force") -> Batch:
+    """Validate ``force`` ((..., n) or, with ``sides``, (..., 2, n)) and flatten its batch axes."""
+    rate = check_rate(fs)
+    arr = as_signal(force, name, min_samples=8, min_ndim=2 if sides else 1)
+    if sides:
+        if arr.shape[-2] != 2:
+            raise input_error(
+                name, f"with sides=True the second-to-last axis must be (left, right) of length 2, got {arr.shape}",
+                "stack the two plates as np.stack([left, right], axis=-2)",
+            )
+        batch_shape = arr.shape[:-2]
+        flat = arr.reshape(-1, 2, arr.shape[-1])
+        left = np.ascontiguousarray(flat[:, 0])
+        right = np.ascontiguousarray(flat[:, 1])
+        return Batch(left + right, (left, right), batch_shape, rate)
+    batch_shape = arr.shape[:-1]
+    return Batch(arr.reshape(-1, arr.shape[-1]), None, batch_shape, rate)
+
+
+def check_on_invalid(on_invalid: str) -> None:
+    """Raise unless ``on_invalid`` is ``"raise"`` or ``"flag"``."""
+    if on_invalid not in ("raise", "flag"):
+        raise input_error("on_invalid", f"must be 'raise' or 'flag', got {on_invalid!r}", "pick one of the two")
+
+
+def raise_first(reasons: list[str | None], details: list[str], batch_shape: tuple[int, ...],
+                settings: JumpSettings) -> None:
+    """Raise the error of the first rejected trial (its batch index in the message)."""
+    for i, reason in enumerate(reasons):
+        if reason is None:
+            continue
+        where = "force" if not batch_shape else f"force[{', '.join(map(str, np.unravel_index(i, batch_shape)))}]"
+        problem = REASONS[reason].format(detail=details[i], weigh=settings.weigh_duration)
+        text, _, remedy = problem.partition("; ")
+        raise input_error(where, text, remedy)
+
+
+def finish(
+    values: dict[str, FloatArray],
+    units: dict[str, str],
+    valid: NDArray[Any],
+    reasons: list[str | None],
+    batch_shape: tuple[int, ...],
+    method: str,
+    params: dict[str, Any],
+    flags: dict[str, NDArray[Any]],
+) -> Metrics:
+    """Scatter per-valid-trial values into the batch (NaN where rejected) and build the :class:`Metrics`."""
+    n = valid.shape[0]
+    data: dict[str, Any] = {}
+    for key, val in values.items():
+        full = np.full(n, np.nan)
+        full[valid] = val
+        data[key] = _shape(full, batch_shape)
+    all_flags: dict[str, Any] = {}
+    for name in REASONS:
+        mask = np.array([r == name for r in reasons], dtype=bool)
+        if mask.any():
+            all_flags[name] = _shape(mask, batch_shape)
+    for name, mask_valid in flags.items():
+        full_b = np.zeros(n, dtype=bool)
+        full_b[valid] = mask_valid
+        all_flags[name] = _shape(full_b, batch_shape)
+    return Metrics(data, {k: units[k] for k in data}, method, params, all_flags)
+
+
+def _shape(arr: NDArray[Any], batch_shape: tuple[int, ...]) -> Any:
+    if not batch_shape:
+        return arr[0].item()
+    return arr.reshape(batch_shape)
+
+
+# ---------------------------------------------------------------- array helpers (rows = trials)
+
+def gather(x: FloatArray, idx: IntArray) -> FloatArray:
+    """``x[r, idx[r]]`` for every row ``r``."""
+    return np.take_along_axis(x, idx[:, None], axis=1)[:, 0]
+
+
+def window(x: FloatArray, start: IntArray, length: int) -> FloatArray:
+    """Rows ``x[r, start[r] : start[r] + length]`` as a (n_trials, length) array (start clipped inside)."""
+    start = np.clip(start, 0, x.shape[1] - length)
+    return np.take_along_axis(x, start[:, None] + np.arange(length)[None, :], axis=1)
+
+
+def segment(x: FloatArray, a: IntArray, b: IntArray) -> tuple[FloatArray, NDArray[Any], int]:
+    """Columns of ``x`` spanning every row's [a, b) plus the row mask of [a, b) and the column offset."""
+    lo = int(a.min())
+    hi = max(int(b.max()), lo + 1)
+    cols = np.arange(lo, hi)
+    mask = (cols >= a[:, None]) & (cols < b[:, None])
+    return x[:, lo:hi], mask, lo
+
+
+def crossing_fraction(x: FloatArray, idx: IntArray, threshold: float) -> FloatArray:
+    """Where ``x`` crosses ``threshold`` between samples idx − 1 and idx, as a fraction in (0, 1] of the interval.
+
+    The crossing instant is ``idx - 1 + fraction`` samples (linear interpolation).
+    """
+    before = gather(x, idx - 1)
+    after = gather(x, idx)
+    step = before - after
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(step != 0, (before - threshold) / np.where(step != 0, step, 1.0), 1.0)
+    return np.clip(frac, 0.0, 1.0)
+
+
+def seg_argmax(x: FloatArray, a: IntArray, b: IntArray) -> IntArray:
+    """Index of the maximum of each row of ``x`` over [a, b) (``a`` where the segment is empty)."""
+    xs, mask, lo = segment(x, a, b)
+    return np.where(b > a, lo + np.where(mask, xs, -np.inf).argmax(axis=1), a)
+
+
+def seg_argmin(x: FloatArray, a: IntArray, b: IntArray) -> IntArray:
+    """Index of the minimum of each row of ``x`` over [a, b) (``a`` where the segment is empty)."""
+    xs, mask, lo = segment(x, a, b)
+    return np.where(b > a, lo + np.where(mask, xs, np.inf).argmin(axis=1), a)
+
+
+def seg_first(cond: NDArray[Any], a: IntArray, b: IntArray) -> tuple[IntArray, NDArray[Any]]:
+    """First index in [a, b) where ``cond`` holds, and whether one was found (``b`` when not)."""
+    cs, mask, lo = segment(cond, a, b)
+    hit = mask & cs
+    found = np.asarray(hit.any(axis=1))
+    return np.where(found, lo + hit.argmax(axis=1), b), found
+
+
+def seg_mean(x: FloatArray, a: IntArray, b: IntArray) -> FloatArray:
+    """Mean of each row of ``x`` over [a, b) (NaN where empty)."""
+    xs, mask, _ = segment(x, a, b)
+    count = b - a
+    total = np.where(mask, xs, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def asymmetry(left: FloatArray, right: FloatArray) -> FloatArray:
+    """Asymmetry (%) = (L − R) / max(L, R) × 100; positive when the left side is larger.
+
+    The percentage-difference form with the larger side as denominator ((stronger − weaker)/stronger × 100,
+    signed by side; Bishop C et al. (2018) Strength Cond J 40(4):1-6). NaN when both are zero.
+    """
+    big = np.maximum(np.abs(left), np.abs(right))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(big > 0, (left - right) / np.where(big > 0, big, 1.0) * 100.0, np.nan)
+
+
+def height_from_velocity(v: FloatArray) -> FloatArray:
+    """Jump height (m) = v² / 2g for an upward take-off velocity ``v`` (m/s); a downward one gives 0·sign."""
+    return np.sign(v) * v * v / (2.0 * G)
+
+
+def height_from_flight_time(t: FloatArray) -> FloatArray:
+    """Jump height (m) = g·t² / 8 from the flight time ``t`` (s) (Bosco et al. 1983)."""
+    return G * t * t / 8.0
