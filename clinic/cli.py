@@ -11,7 +11,7 @@ import importlib
 import typer
 
 #: Modules of :mod:`clinic.commands`, in the order their commands appear in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("inspect",)
+COMMAND_MODULES: tuple[str, ...] = ("inspect", "protocols")
 
 app = typer.Typer(
     name="kinetics",
