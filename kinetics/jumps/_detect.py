@@ -1,8 +1,10 @@
 """Event detection on a batch of vertical-force traces: quiet-phase weighing, take-off, landing, onset.
 
-The search runs first on a coarse grid of blocks (``search_grid``, 10 ms by default: per-block min, max, sum
-and sum of squares) and is then refined to the sample inside one block, so that a batch of long traces costs a
-few passes over the data. All indices are sample indices into the full trace.
+The search runs first on a coarse grid of blocks (``search_grid``, 10 ms by default: which blocks hold an
+unloaded sample, which are wholly unloaded, and block sums / sums of squares for the weighing) and is then refined
+to the sample inside one block, so that a batch of long traces costs a few passes over the data. All indices are
+sample indices into the full trace. Large batches are processed in row chunks that fit the CPU cache (results
+do not depend on the chunking: every step here is per trial).
 """
 
 from __future__ import annotations
@@ -13,30 +15,50 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from kinetics.jumps._common import FloatArray, IntArray, JumpSettings, window
+from kinetics.jumps._common import FloatArray, IntArray, JumpSettings, row_chunks, window
 
 
 @dataclass
 class Blocks:
-    """Per-block statistics of a (n_trials, n_samples) batch; ``size`` samples per block."""
+    """Per-block loading of a (n_trials, n_samples) batch; ``size`` samples per block, ``count`` whole blocks.
+
+    ``anyun``: the block holds a sample below the take-off threshold; ``allun``: every sample is below it.
+    """
 
     size: int
-    bmin: FloatArray
-    bmax: FloatArray
-    bsum: FloatArray
-    bsq: FloatArray
-
-    @property
-    def count(self) -> int:
-        return int(self.bmin.shape[1])
+    count: int
+    anyun: NDArray[Any]
+    allun: NDArray[Any]
 
 
 def blocks(f: FloatArray, fs: float, settings: JumpSettings) -> Blocks:
-    """Block statistics of ``f`` on the ``search_grid`` (the last partial block is left out)."""
+    """Block loading of ``f`` on the ``search_grid`` (the last partial block is left out)."""
     size = max(1, round(settings.search_grid * fs))
+    n_trials = f.shape[0]
     nb = f.shape[1] // size
-    fb = f[:, : nb * size].reshape(f.shape[0], nb, size)
-    return Blocks(size, fb.min(axis=2), fb.max(axis=2), fb.sum(axis=2), np.einsum("ijk,ijk->ij", fb, fb))
+    anyun = np.empty((n_trials, nb), dtype=bool)
+    allun = np.empty((n_trials, nb), dtype=bool)
+    thr = settings.takeoff_threshold
+    for rows in row_chunks(n_trials, f.shape[1]):
+        u = (f[rows, : nb * size] < thr).reshape(-1, nb, size)
+        a, b = anyun[rows], allun[rows]
+        if size > 16:
+            np.logical_or.reduce(u, axis=2, out=a)
+            np.logical_and.reduce(u, axis=2, out=b)
+            continue
+        # a few strided element-wise passes beat a reduction over a short inner axis
+        a[...] = u[:, :, 0]
+        b[...] = u[:, :, 0]
+        for j in range(1, size):
+            a |= u[:, :, j]
+            b &= u[:, :, j]
+    return Blocks(size, nb, anyun, allun)
+
+
+def block_sums(f: FloatArray, size: int, count: int) -> tuple[FloatArray, FloatArray]:
+    """Sum and sum of squares of each of the first ``count`` blocks of ``size`` samples."""
+    fb = f[:, : count * size].reshape(f.shape[0], count, size)
+    return fb.sum(axis=2), np.einsum("ijk,ijk->ij", fb, fb)
 
 
 @dataclass
@@ -50,48 +72,51 @@ class Weighing:
     found: NDArray[Any]
 
 
-def loaded_windows(bl: Blocks, n_blocks: int, threshold: float) -> tuple[NDArray[Any], FloatArray, FloatArray]:
-    """For every window of ``n_blocks`` blocks: fully loaded?, mean force (N), SD (N, ddof=1)."""
-    width = n_blocks * bl.size
-    zero = np.zeros((bl.bmin.shape[0], 1))
-    s = np.concatenate([zero, np.cumsum(bl.bsum, axis=1)], axis=1)
-    q = np.concatenate([zero, np.cumsum(bl.bsq, axis=1)], axis=1)
-    bad = np.concatenate([zero, np.cumsum(bl.bmin < threshold, axis=1)], axis=1)
-    ws = s[:, n_blocks:] - s[:, :-n_blocks]
-    wq = q[:, n_blocks:] - q[:, :-n_blocks]
-    ok = (bad[:, n_blocks:] - bad[:, :-n_blocks]) == 0
-    mean = ws / width
-    var = np.maximum(wq - ws * mean, 0.0) / max(width - 1, 1)
-    return ok, mean, np.sqrt(var)
+def window_blocks(bl: Blocks, fs: float, settings: JumpSettings) -> int:
+    """Blocks per ``weigh_duration`` window (at least 2)."""
+    return max(2, round(settings.weigh_duration * fs / bl.size))
 
 
-WindowStats = tuple[NDArray[Any], FloatArray, FloatArray]
+def loaded_windows(bl: Blocks, n_blocks: int) -> NDArray[Any] | None:
+    """For every window of ``n_blocks`` blocks: is it fully loaded? (None when the trace is shorter than one.)"""
+    if bl.count < n_blocks:
+        return None
+    bad = np.zeros((bl.anyun.shape[0], bl.count + 1), dtype=np.intp)
+    np.cumsum(bl.anyun, axis=1, out=bad[:, 1:])
+    return np.asarray(bad[:, n_blocks:] == bad[:, :-n_blocks])
 
 
-def weigh_windows(bl: Blocks, fs: float, settings: JumpSettings) -> WindowStats | None:
-    """:func:`loaded_windows` of ``weigh_duration`` (None when the trace is shorter than one window)."""
-    nwb = max(2, round(settings.weigh_duration * fs / bl.size))
-    return None if bl.count < nwb else loaded_windows(bl, nwb, settings.takeoff_threshold)
+def weigh(f: FloatArray, bl: Blocks, fs: float, settings: JumpSettings, before_block: IntArray | None,
+          ok: NDArray[Any] | None = None) -> Weighing:
+    """Body weight from the quietest (lowest-SD, ddof 1) fully loaded window of ``weigh_duration``.
 
-
-def weigh(bl: Blocks, fs: float, settings: JumpSettings, before_block: IntArray | None,
-          stats: WindowStats | None = None) -> Weighing:
-    """Body weight from the quietest (lowest-SD) fully loaded window of ``weigh_duration``.
-
-    Only windows ending at or before block ``before_block`` (per trial) are considered when it is given.
-    ``stats``: the :func:`weigh_windows` of ``bl`` when already computed.
+    Only windows ending at or before block ``before_block`` (per trial) are considered when it is given, and
+    block sums are then formed only up to the latest such block. ``ok``: the :func:`loaded_windows` of ``bl``
+    when already computed.
     """
-    nwb = max(2, round(settings.weigh_duration * fs / bl.size))
-    n_trials = bl.bmin.shape[0]
-    if stats is None:
-        stats = weigh_windows(bl, fs, settings)
-    if stats is None:
+    nwb = window_blocks(bl, fs, settings)
+    n_trials = f.shape[0]
+    if ok is None:
+        ok = loaded_windows(bl, nwb)
+    used = bl.count if before_block is None else min(bl.count, max(int(before_block.max(initial=0)), 0))
+    n_windows = used - nwb + 1
+    if ok is None or n_windows < 1:
         zeros = np.zeros(n_trials)
         izeros = np.zeros(n_trials, dtype=np.intp)
         return Weighing(zeros, zeros, izeros, izeros, np.zeros(n_trials, dtype=bool))
-    ok, mean, sd = stats
+    ok = ok[:, :n_windows]
     if before_block is not None:
-        ok &= (np.arange(ok.shape[1])[None, :] + nwb) <= before_block[:, None]
+        ok = ok & ((np.arange(n_windows)[None, :] + nwb) <= before_block[:, None])
+    bsum, bsq = block_sums(f, bl.size, used)
+    width = nwb * bl.size
+    s = np.zeros((n_trials, used + 1))
+    q = np.zeros((n_trials, used + 1))
+    np.cumsum(bsum, axis=1, out=s[:, 1:])
+    np.cumsum(bsq, axis=1, out=q[:, 1:])
+    ws = s[:, nwb:] - s[:, :-nwb]
+    wq = q[:, nwb:] - q[:, :-nwb]
+    mean = ws / width
+    sd = np.sqrt(np.maximum(wq - ws * mean, 0.0) / max(width - 1, 1))
     best = np.where(ok, sd, np.inf).argmin(axis=1)
     found = np.asarray(ok.any(axis=1))
     rows = np.arange(n_trials)
@@ -110,19 +135,18 @@ class Flight:
     any_flight: NDArray[Any]
 
 
-def first_flight(f: FloatArray, bl: Blocks, fs: float, settings: JumpSettings,
-                 stats: WindowStats | None) -> Flight:
+def first_flight(f: FloatArray, bl: Blocks, fs: float, settings: JumpSettings, ok: NDArray[Any] | None) -> Flight:
     """The first unloaded stretch ≥ ``min_flight_time`` that ends with a landing (and
-    follows a fully loaded ``weigh_duration`` window; ``stats`` = :func:`weigh_windows`, None if the trace is
+    follows a fully loaded ``weigh_duration`` window; ``ok`` = :func:`loaded_windows`, None if the trace is
     shorter than one window).
 
     Take-off is the first sample below ``takeoff_threshold`` of that stretch; landing the first sample at or
     above it after the stretch.
     """
     thr = settings.takeoff_threshold
-    n_trials, nb = bl.bmin.shape
+    n_trials, nb = bl.allun.shape
     cols = np.arange(nb)
-    unloaded = bl.bmax < thr
+    unloaded = bl.allun
     idx = np.where(unloaded, nb, cols[None, :])
     next_loaded = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]
     min_blocks = max(1, int(settings.min_flight_time * fs / bl.size) - 1)
@@ -130,9 +154,9 @@ def first_flight(f: FloatArray, bl: Blocks, fs: float, settings: JumpSettings,
     cand[:, 1:] = unloaded[:, 1:] & ~unloaded[:, :-1]
     cand &= ((next_loaded - cols[None, :]) >= min_blocks) & (next_loaded < nb)
     any_flight = np.asarray(cand.any(axis=1))
-    nwb = max(2, round(settings.weigh_duration * fs / bl.size))
-    if stats is not None:
-        seen = np.maximum.accumulate(stats[0], axis=1)
+    nwb = window_blocks(bl, fs, settings)
+    if ok is not None:
+        seen = np.maximum.accumulate(ok, axis=1)
         # a window of blocks [s, s + nwb) must end before the take-off block k - 1: s <= k - 1 - nwb
         lag = cols - 1 - nwb
         before = np.zeros_like(cand)
@@ -156,38 +180,23 @@ def first_flight(f: FloatArray, bl: Blocks, fs: float, settings: JumpSettings,
     return Flight(takeoff, landing, k, found, any_flight)
 
 
-def departure(f: FloatArray, bl: Blocks, body_weight: FloatArray, band: FloatArray, start: IntArray,
-              stop: IntArray, direction: str = "both") -> IntArray:
-    """First sample at or after ``start`` where force leaves body weight ± ``band`` (``stop`` if none before it).
-
-    ``direction``: "both", "up" (above BW + band) or "down" (below BW − band).
+def departure(f: FloatArray, rows: IntArray, hi: FloatArray, lo: FloatArray, start: IntArray,
+              stop: IntArray) -> IntArray:
+    """First sample in [``start``, ``stop``) of trace ``f[rows]`` where force is above ``hi`` or below ``lo``
+    (``stop`` when there is none). Searched sample by sample over that span only, in cache-sized row chunks.
     """
-    size = bl.size
-    cols = np.arange(bl.count)[None, :]
-    hi = body_weight + band
-    lo = body_weight - band
-    dep = np.zeros(bl.bmin.shape, dtype=bool)
-    if direction in ("both", "up"):
-        dep |= bl.bmax > hi[:, None]
-    if direction in ("both", "down"):
-        dep |= bl.bmin < lo[:, None]
-    first_block = start // size
-    dep &= cols >= first_block[:, None]
-    found = dep.any(axis=1)
-    kb = np.where(found, dep.argmax(axis=1), first_block)
-    # refine inside the block and the next (the block may begin before ``start``)
-    base = kb * size
-    w = window(f, base, 2 * size)
-    pos = np.clip(base, 0, f.shape[1] - 2 * size)[:, None] + np.arange(2 * size)[None, :]
-    out = np.zeros(w.shape, dtype=bool)
-    if direction in ("both", "up"):
-        out |= w > hi[:, None]
-    if direction in ("both", "down"):
-        out |= w < lo[:, None]
-    out &= pos >= start[:, None]
-    hit = out.any(axis=1)
-    sample = pos[np.arange(f.shape[0]), out.argmax(axis=1)]
-    return np.where(found & hit, np.minimum(sample, stop), stop)
+    out = stop.copy()
+    for c in row_chunks(rows.shape[0], int(stop.max(initial=0)) - int(start.min(initial=0))):
+        a, b = start[c], stop[c]
+        c0, c1 = int(a.min()), int(b.max())
+        if c1 <= c0:
+            continue
+        x = f[rows[c], c0:c1]
+        hit = (x > hi[c, None]) | (x < lo[c, None])
+        cols = np.arange(c0, c1)
+        hit &= (cols >= a[:, None]) & (cols < b[:, None])
+        out[c] = np.where(hit.any(axis=1), c0 + hit.argmax(axis=1), b)
+    return out
 
 
 @dataclass

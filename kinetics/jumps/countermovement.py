@@ -27,13 +27,14 @@ from kinetics.jumps._common import (
     height_from_velocity,
     prepare,
     raise_first,
+    row_chunks,
     seg_argmax,
     seg_argmin,
-    seg_first,
+    seg_first_ge,
     seg_mean,
 )
-from kinetics.jumps._detect import Blocks, blocks, departure, first_flight, weigh, weigh_windows
-from kinetics.jumps._kinematics import Kinematics, integrate
+from kinetics.jumps._detect import blocks, departure, first_flight, loaded_windows, weigh, window_blocks
+from kinetics.jumps._kinematics import integrate_columns
 from kinetics.jumps._sides import side_values
 from kinetics.results import Metrics
 
@@ -171,10 +172,6 @@ def sj_metrics(
     return _score(force, fs, sides, settings, on_invalid, "sj", countermovement_sd=countermovement_sd)
 
 
-def _subset(bl: Blocks, rows: IntArray) -> Blocks:
-    return Blocks(bl.size, bl.bmin[rows], bl.bmax[rows], bl.bsum[rows], bl.bsq[rows])
-
-
 def _score(force: Any, fs: float, sides: bool, settings: JumpSettings, on_invalid: str, kind: str,
            countermovement_sd: float) -> Metrics:
     check_on_invalid(on_invalid)
@@ -183,9 +180,9 @@ def _score(force: Any, fs: float, sides: bool, settings: JumpSettings, on_invali
     fs = batch.fs
     f = batch.total
     bl = blocks(f, fs, settings)
-    stats = weigh_windows(bl, fs, settings)
-    flight = first_flight(f, bl, fs, settings, stats)
-    w = weigh(bl, fs, settings, flight.takeoff_block - 1, stats)
+    ok = loaded_windows(bl, window_blocks(bl, fs, settings))
+    flight = first_flight(f, bl, fs, settings, ok)
+    w = weigh(f, bl, fs, settings, flight.takeoff_block - 1, ok)
     reasons, details = _reasons(flight.any_flight, flight.found, w.body_weight, w.sd, flight.takeoff, fs, settings)
     if on_invalid == "raise":
         raise_first(reasons, details, batch.batch_shape, settings)
@@ -197,7 +194,7 @@ def _score(force: Any, fs: float, sides: bool, settings: JumpSettings, on_invali
     if rows.size:
         sub_sides = None if batch.sides is None else (batch.sides[0][rows], batch.sides[1][rows])
         values, side_units, flags = _metrics(
-            f[rows], _subset(bl, rows), fs, settings, kind, countermovement_sd,
+            f, rows, fs, settings, kind, countermovement_sd,
             w.body_weight[rows], w.sd[rows], w.start[rows], w.end[rows],
             flight.takeoff[rows], flight.landing[rows], sub_sides,
         )
@@ -252,33 +249,92 @@ def _reasons(any_flight: np.ndarray, found: np.ndarray, bw: FloatArray, sd: Floa
 
 
 def _metrics(
-    f: FloatArray, bl: Blocks, fs: float, settings: JumpSettings, kind: str, countermovement_sd: float,
+    f: FloatArray, rows: IntArray, fs: float, settings: JumpSettings, kind: str, countermovement_sd: float,
     bw: FloatArray, sd: FloatArray, w_start: IntArray, w_end: IntArray, to: IntArray, ld: IntArray,
     sides: tuple[FloatArray, FloatArray] | None,
 ) -> tuple[dict[str, FloatArray], dict[str, str], dict[str, Any]]:
+    """Metrics of the trials ``f[rows]`` (all accepted), scored in cache-sized row chunks.
+
+    The centre-of-mass integration of every trial starts at the batch's earliest onset column ``lo`` and the
+    means run over the batch-wide span of their phase, exactly as a whole-batch computation would, so the
+    numbers do not depend on the chunking.
+    """
     n = f.shape[1]
     # a numerical floor (1e-6 × body weight) keeps a noise-free trace from "departing" by rounding error
     sd = np.maximum(sd, SD_FLOOR * bw)
-    dep = departure(f, bl, bw, settings.onset_sd * sd, w_end, to)
+    band = settings.onset_sd * sd
+    dep = departure(f, rows, bw + band, bw - band, w_end, to)
     on = np.maximum(dep - round(settings.onset_step_back * fs), 0)
-    stop = min(n, int(ld.max()) + round(settings.landing_window * fs) + 1)
-    kin = integrate(f, bw, on, stop, fs, disp_stop=int(to.max()) + 1)
-    lo = kin.lo
+    lo = int(on.min())
+    lw = round(settings.landing_window * fs)
+    # velocity is kept up to the latest take-off for the mean propulsive power (a batch-wide span)
+    v_keep = int(to.max()) + 1 - lo
+    v_all = np.zeros((rows.shape[0], v_keep))
+    span = min(n, int(ld.max()) + lw + 1) - lo
+    parts = [
+        _chunk(f, rows[c], c, fs, settings, kind, countermovement_sd, lo, lw, bw[c], sd[c], on[c], to[c], ld[c],
+               v_all)
+        for c in row_chunks(rows.shape[0], span)
+    ]
+    out, idx, flags = parts[0] if len(parts) == 1 else _join(parts)
+
+    # means over batch-wide spans (the same columns for every chunk)
+    prop_start, to_l = idx["prop_start"], to - lo
+    if kind == "cmj":
+        out["mean_braking_force"] = _span_mean(f, rows, lo, idx["vmin"], idx["bot"])
+    out["mean_propulsive_force"] = _span_mean(f, rows, lo, prop_start, to_l)
+    out["peak_propulsive_power"], out["mean_propulsive_power"] = _power(f, rows, lo, v_all, prop_start, to_l)
+
+    side_units: dict[str, str] = {}
+    if sides is not None:
+        if kind == "cmj":
+            phases = {"braking": (idx["vmin"], idx["bot"]), "propulsion": (idx["bot"], to_l)}
+        else:
+            phases = {"propulsion": (on - lo, to_l)}
+        phases["landing"] = (ld - lo, idx["lend"] + 1)
+        full = {k: (a + lo, b + lo) for k, (a, b) in phases.items()}
+        side_out, side_units = side_values(sides[0], sides[1], w_start, int((w_end - w_start)[0]), full, fs)
+        out.update(side_out)
+    return out, side_units, flags
+
+
+ChunkResult = tuple[dict[str, FloatArray], dict[str, IntArray], dict[str, Any]]
+
+
+def _chunk(
+    f: FloatArray, rows: IntArray, c: slice, fs: float, settings: JumpSettings, kind: str,
+    countermovement_sd: float, lo: int, lw: int, bw: FloatArray, sd: FloatArray, on: IntArray, to: IntArray,
+    ld: IntArray, v_all: FloatArray,
+) -> ChunkResult:
+    """Everything but the batch-wide means, for one chunk of trials (``rows`` of ``f``, slice ``c`` of the batch).
+
+    Columns ``lo`` to this chunk's last landing + ``landing_window`` are integrated (later columns are never
+    read by these trials).
+    """
+    n = f.shape[1]
+    stop = min(n, int(ld.max()) + lw + 1)
     on_l, to_l, ld_l = on - lo, to - lo, ld - lo
-    x, v, disp = kin.force, kin.velocity, kin.displacement
+    # displacement is only read at the end of braking (CMJ) or up to take-off (SJ): integrate that far
+    kin = integrate_columns(f[rows, lo:stop], bw, on_l, fs)
+    x, v = kin.force, kin.velocity
+    v_all[c, : min(v.shape[1], v_all.shape[1])] = v[:, : v_all.shape[1]]
     mass = bw / G
     t = 1.0 / fs
     out: dict[str, FloatArray] = {"body_weight": bw, "body_mass": mass, "quiet_sd": sd}
+    idx: dict[str, IntArray] = {}
 
     # landing phase: from landing until the centre of mass stops moving down (velocity back to 0)
-    end_l = np.minimum(ld_l + round(settings.landing_window * fs), x.shape[1])
-    lend_l, lend_found = seg_first(v >= 0.0, ld_l, end_l)
+    end_l = np.minimum(ld_l + lw, x.shape[1])
+    lend_l, lend_found = seg_first_ge(v, 0.0, ld_l, end_l)
     lend_l = np.minimum(lend_l, x.shape[1] - 1)
+    idx["lend"] = lend_l
 
     if kind == "cmj":
         vmin_l = seg_argmin(v, on_l, to_l)
-        bot_l, _ = seg_first(v >= 0.0, vmin_l, to_l)
+        bot_l, _ = seg_first_ge(v, 0.0, vmin_l, to_l)
+        disp = kin.displacement_to(int(bot_l.max()) + 1)
         prop_start = bot_l
+        idx["vmin"], idx["bot"] = vmin_l, bot_l
         out["unweighting_end_time"] = (vmin_l + lo) * t
         out["braking_end_time"] = (bot_l + lo) * t
         out["unweighting_duration"] = (vmin_l - on_l) * t
@@ -288,22 +344,24 @@ def _metrics(
         out["min_unweighting_force"] = gather(x, seg_argmin(x, on_l, vmin_l + 1))
         out["unweighting_impulse"] = -(gather(kin.running, vmin_l) - gather(kin.running, on_l)) * t
         out["peak_braking_force"] = gather(x, seg_argmax(x, vmin_l, bot_l + 1))
-        out["mean_braking_force"] = seg_mean(x, vmin_l, bot_l)
+        out["mean_braking_force"] = bw  # placeholder keeping the key order; a batch-wide mean replaces it
         out["braking_impulse"] = (gather(kin.running, bot_l) - gather(kin.running, vmin_l)) * t
         with np.errstate(invalid="ignore", divide="ignore"):
             out["braking_rfd"] = (gather(x, bot_l) - gather(x, vmin_l)) / ((bot_l - vmin_l) * t)
-        neg_power = -(x * v)
-        out["peak_braking_power"] = gather(neg_power, seg_argmax(neg_power, vmin_l, bot_l))
+        b_lo = int(vmin_l.min())
+        b_hi = max(int(bot_l.max()), b_lo + 1)
+        neg_power = -(x[:, b_lo:b_hi] * v[:, b_lo:b_hi])
+        out["peak_braking_power"] = gather(neg_power, seg_argmax(neg_power, vmin_l - b_lo, bot_l - b_lo))
         out["force_at_zero_velocity"] = gather(x, bot_l)
         out["countermovement_depth"] = -np.minimum(gather(disp, bot_l), gather(disp, np.maximum(bot_l - 1, 0)))
-        phases = {"braking": (vmin_l, bot_l), "propulsion": (bot_l, to_l)}
     else:
+        disp = kin.displacement_to(int(to_l.max()) + 1)
         prop_start = on_l
         peak_l = seg_argmax(x, on_l, to_l)
         min_before = gather(x, seg_argmin(x, on_l, peak_l + 1))
         out["min_force_before_peak"] = min_before
         out["countermovement_depth"] = -gather(disp, seg_argmin(disp, on_l, to_l + 1))
-        phases = {"propulsion": (on_l, to_l)}
+    idx["prop_start"] = prop_start
 
     # take-off and landing instants: threshold crossings, linearly interpolated between samples
     thr = settings.takeoff_threshold
@@ -329,32 +387,40 @@ def _metrics(
     out["peak_velocity"] = gather(v, seg_argmax(v, on_l, to_l + 1))
     out["landing_velocity"] = gather(v, ld_l - 1) + a_ld * t * (0.5 * (gather(x, ld_l - 1) + thr) - bw) / mass
     out["peak_propulsive_force"] = gather(x, seg_argmax(x, prop_start, to_l))
-    out["mean_propulsive_force"] = seg_mean(x, prop_start, to_l)
+    out["mean_propulsive_force"] = bw  # placeholders, replaced by the batch-wide values
     out["net_propulsive_impulse"] = (gather(kin.running, to_l - 1) - gather(kin.running, prop_start)) * t + tail
-    power = _power(kin, prop_start, to_l)
-    out["peak_propulsive_power"] = power[0]
-    out["mean_propulsive_power"] = power[1]
+    out["peak_propulsive_power"] = bw
+    out["mean_propulsive_power"] = bw
     out["takeoff_momentum"] = mass * v_to
     out["peak_landing_force"] = gather(x, seg_argmax(x, ld_l, lend_l + 1))
 
     flags: dict[str, Any] = {"landing_incomplete": ~lend_found}
     if kind == "sj":
         flags["countermovement"] = out["min_force_before_peak"] < bw - countermovement_sd * sd
-
-    side_units: dict[str, str] = {}
-    if sides is not None:
-        phases["landing"] = (ld_l, lend_l + 1)
-        full = {k: (a + lo, b + lo) for k, (a, b) in phases.items()}
-        side_out, side_units = side_values(sides[0], sides[1], w_start, int((w_end - w_start)[0]), full, fs)
-        out.update(side_out)
-    return out, side_units, flags
+    return out, idx, flags
 
 
-def _power(kin: Kinematics, a: IntArray, b: IntArray) -> tuple[FloatArray, FloatArray]:
-    """Peak and mean of power = force × velocity (W) over [a, b)."""
-    lo = int(a.min())
-    hi = max(int(b.max()), lo + 1)
-    p = kin.force[:, lo:hi] * kin.velocity[:, lo:hi]
-    a_l, b_l = a - lo, b - lo
+def _join(parts: list[ChunkResult]) -> ChunkResult:
+    """Concatenate per-chunk results (same keys, same order)."""
+    first = parts[0]
+    return tuple(  # type: ignore[return-value]
+        {k: np.concatenate([p[i][k] for p in parts]) for k in first[i]} for i in range(3)
+    )
+
+
+def _span_mean(f: FloatArray, rows: IntArray, lo: int, a: IntArray, b: IntArray) -> FloatArray:
+    """:func:`seg_mean` of ``f[rows, lo:]`` over each trial's [a, b), over the same batch-wide columns."""
+    c0 = int(a.min())
+    c1 = max(int(b.max()), c0 + 1)
+    return seg_mean(f[rows, lo + c0 : lo + c1], a - c0, b - c0)
+
+
+def _power(f: FloatArray, rows: IntArray, lo: int, v: FloatArray, a: IntArray, b: IntArray
+           ) -> tuple[FloatArray, FloatArray]:
+    """Peak and mean of power = force × velocity (W) over [a, b) (columns from ``lo``; ``v`` from ``lo``)."""
+    c0 = int(a.min())
+    c1 = max(int(b.max()), c0 + 1)
+    p = f[rows, lo + c0 : lo + c1] * v[:, c0:c1]
+    a_l, b_l = a - c0, b - c0
     peak = gather(p, seg_argmax(p, a_l, b_l))
     return peak, seg_mean(p, a_l, b_l)

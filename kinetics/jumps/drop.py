@@ -137,7 +137,7 @@ def drop_jump_metrics(
     cs[rows_c] = runs.start[pick]
     to[rows_c] = runs.end[pick]
     ld[rows_c] = runs.start[pick + 1]
-    w = weigh(blocks(f, fs, settings), fs, settings, None)
+    w = weigh(f, blocks(f, fs, settings), fs, settings, None)
     reasons: list[str | None] = []
     details: list[str] = []
     for i in range(n_trials):

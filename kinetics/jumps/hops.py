@@ -202,7 +202,7 @@ def hop_metrics(
         sd = np.zeros(n_trials)
         found = np.ones(n_trials, dtype=bool)
     else:
-        w = weigh(blocks(f, fs, settings), fs, settings, None)
+        w = weigh(f, blocks(f, fs, settings), fs, settings, None)
         mass, sd, found = w.body_weight / G, w.sd, w.found
     hops = _hops(f, fs, takeoff_threshold, min_flight_time, max_contact_time, mass, batch.sides)
     reasons: list[str | None] = []
