@@ -1,1 +1,5 @@
-"""Signal simulators with exact, known answers (analytic force curves, jumps, sway, IMU motion) for tests, demos and simulated devices."""
+"""Signal simulators with exact, known answers, for tests, demos and simulated devices.
+
+Modules: ``force`` (analytic force curves), ``jumps`` (jumps with known take-off velocity), ``sway`` (COP and
+plate signals), ``imu`` (IMU motion with known orientation).
+"""
