@@ -11,7 +11,15 @@ import importlib
 import typer
 
 #: Modules of :mod:`clinic.commands`, in the order their commands appear in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("inspect", "protocols")
+COMMAND_MODULES: tuple[str, ...] = (
+    "inspect",
+    "protocols",
+    "patients",
+    "sessions",
+    "progress",
+    "export",
+    "audit",
+)
 
 app = typer.Typer(
     name="kinetics",
@@ -20,7 +28,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
 
 
 @app.callback()
