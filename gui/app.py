@@ -1,0 +1,152 @@
+"""``kinetics-app [--simulated] [--data-dir DIR]``: the tablet app's entry point.
+
+One QApplication, one asyncio event loop for the app's whole life (``qasync.QEventLoop``: bleak's BlueZ
+backend needs ``add_reader``, which PySide6's QtAsyncio lacks), and an orderly exit: when the window closes,
+every top-level window is closed and deleted (``deleteLater`` + delivery of the deferred deletes) while the
+loop still runs, then the loop stops, then the QApplication is shut down — leaving windows for the
+interpreter's teardown can abort the process.
+
+Without a Bluetooth adapter (or with ``--simulated``) the app runs on simulated sensors over the embedded
+virtual radio, and says so in a banner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from drivers.ble.transport import resolve_spec
+
+if TYPE_CHECKING:
+    from gui.main_window import MainWindow
+
+#: How often Python gets control while Qt idles, so Ctrl-C is noticed (ms).
+SIGNAL_POLL_MS = 200
+
+
+@dataclass(frozen=True)
+class StartMode:
+    """How the app talks to sensors: the transport spec for ``drivers.ble.transport.open_transport`` and the
+    banner to show (None when real sensors are used)."""
+
+    transport: str
+    simulated: bool
+    banner: str | None
+
+
+def start_mode(simulated: bool, *, adapter_present: bool | None = None) -> StartMode:
+    """Choose real or simulated sensors: ``--simulated`` forces the virtual radio; otherwise the OS stack when a
+    Bluetooth adapter is present (``drivers.ble.transport.resolve_spec("auto")``), the virtual radio when not."""
+    if simulated:
+        return StartMode("virtual", True, "Simulated sensors (started with --simulated): no real device is used.")
+    kind, spec = resolve_spec("auto", adapter_present=adapter_present)
+    if kind == "virtual":
+        return StartMode(spec, True, "No Bluetooth adapter found — running on simulated sensors.")
+    return StartMode(spec, False, None)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kinetics-app", description="Kinetics tablet app.")
+    parser.add_argument("--simulated", action="store_true", help="use simulated sensors even if an adapter exists")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="clinic data directory (default: $KINETICS_DATA_DIR or the user data directory)")
+    parser.add_argument("--theme", choices=("light", "dark"), default="light", help="colour theme")
+    parser.add_argument("--quit-after", type=float, default=None, metavar="SECONDS",
+                        help="close the window after SECONDS (smoke tests, kiosk demos)")
+    args = parser.parse_args(argv)
+    if args.quit_after is not None and not args.quit_after >= 0:
+        parser.error("--quit-after must be a number of seconds ≥ 0")
+    return args
+
+
+def _configure_high_dpi() -> None:
+    """Before the QApplication exists: exact (non-rounded) scale factors, so 150 % tablets are not drawn at 200 %."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+
+
+def close_and_delete_windows() -> int:
+    """Close and delete every top-level widget now (deferred deletes delivered); returns how many were deleted."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    windows = list(QApplication.topLevelWidgets())
+    for window in windows:
+        window.close()
+        window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()
+    return len(windows)
+
+
+def build_window(args: argparse.Namespace, mode: StartMode) -> MainWindow:
+    """The main window with the pages that exist so far (the live view as the Sensors page)."""
+    from clinic.paths import resolve_data_dir
+    from gui.live_view import LiveView
+    from gui.main_window import MainWindow
+
+    window = MainWindow(theme=args.theme, banner=mode.banner, data_dir=resolve_data_dir(args.data_dir),
+                        transport=mode.transport)
+    window.register_page("sensors", "Sensors", LiveView())
+    return window
+
+
+async def _run_until_closed(window: MainWindow, quit_after: float | None) -> None:
+    from PySide6.QtCore import QTimer
+
+    closed = asyncio.Event()
+    window.closed.connect(closed.set)
+    if quit_after is not None:
+        QTimer.singleShot(int(quit_after * 1000), window.close)
+    await closed.wait()
+    close_and_delete_windows()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app; returns the process exit status."""
+    args = parse_args(argv)
+    mode = start_mode(args.simulated)
+    _configure_high_dpi()
+
+    import qasync
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from gui.theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Kinetics")
+    app.setQuitOnLastWindowClosed(False)  # we stop the loop ourselves, after deleting the windows
+    apply_theme(app, args.theme)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = build_window(args, mode)
+    window.resize(1280, 800)
+    window.show()
+
+    previous = signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
+    wake = QTimer()  # lets the interpreter run its signal handlers while Qt idles
+    wake.start(SIGNAL_POLL_MS)
+    wake.timeout.connect(lambda: None)
+    try:
+        with loop:
+            loop.run_until_complete(_run_until_closed(window, args.quit_after))
+    finally:
+        wake.stop()
+        signal.signal(signal.SIGINT, previous)
+        asyncio.set_event_loop(None)
+    app.shutdown()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
