@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "progress",
     "export",
     "audit",
+    "devices",
+    "record",
 )
 
 app = typer.Typer(
