@@ -167,66 +167,109 @@ def sway_density_curve(c: FloatArray, fs: float, radius: float = SWAY_DENSITY_RA
     number of consecutive later samples j with ‖p_j − p_i‖ ≤ radius before the first one outside, divided by
     fs (Quijoux et al. 2021); a COP that never leaves counts the samples to the end of the trial.
     """
-    batch = c.shape[:-2]
     n = c.shape[-1]
-    flat = c.reshape(-1, 2, n)
-    out = np.empty((flat.shape[0], n - 1))
-    for r in range(flat.shape[0]):
-        out[r] = _stay_samples(flat[r, 0], flat[r, 1], radius)
-    return out.reshape(*batch, n - 1) / fs
+    counts = stay_counts(c.reshape(-1, 2, n), radius)
+    return counts.reshape(*c.shape[:-2], n - 1) / fs
 
 
-def _stay_samples(x: FloatArray, y: FloatArray, radius: float) -> FloatArray:
-    """Sway density in samples of one trial, exact.
+#: Samples per group of the sway-density search: a batch is cut into groups of whole trials of about this
+#: many samples, so that the tables of block bounds stay in the CPU cache.
+_STAY_CHUNK = 1 << 15
+#: Exact-check budget of the sway-density search: when few searches remain, each checks this many samples
+#: in total (up to _STAY_WINDOW each) directly after a descent, instead of one.
+_STAY_BUDGET = 16384
+_STAY_WINDOW = 128
+
+
+def stay_counts(c: FloatArray, radius: float) -> FloatArray:
+    """Sway density in samples (float counts) of trials c (rows, 2, n), shape (rows, n−1); exact."""
+    rows, _, n = c.shape
+    out = np.empty((rows, n - 1))
+    step = max(1, _STAY_CHUNK // (n + 1))
+    for r0 in range(0, rows, step):
+        out[r0 : r0 + step] = _stay_chunk(c[r0 : r0 + step], radius)
+    return out
+
+
+def _stay_chunk(c: FloatArray, radius: float) -> FloatArray:
+    """Sway density in samples of a group of trials (rows, 2, n), exact.
 
     Binary lifting over a sparse table of bounding boxes: from sample i + 1 the search jumps over blocks of
     2^L samples whose bounding box lies inside the disc of radius R around p_i (then every sample in it does),
-    largest blocks first. Where it stops, the sample is checked exactly: outside means the first exit is found
-    (every sample before it was proven inside); inside means the box test was too cautious, and the search
-    resumes from the next sample.
+    largest blocks first. Where it stops, the next samples are checked exactly (one, or up to
+    :data:`_STAY_WINDOW` when few searches remain): the first one outside is the exit (every sample before it
+    was proven inside); if all are inside, the box test was too cautious and the search resumes after them.
+
+    The box test takes the farthest corner, max(x_max − x_i, x_i − x_min) and the same in y: rounded
+    differences of the block's extreme samples, so it is never more lenient than the direct test
+    ‖p_j − p_i‖² ≤ R² on any sample of the block. The trials are laid end to end, each followed by one padding
+    entry with an infinite box (every test on a block reaching it fails), so a search never runs into the next
+    trial and one that reaches the padding has stayed to the end of its trial. Levels where no block's box has a
+    diagonal short enough to fit the disc are not built (no test on them could pass).
     """
-    n = x.shape[0]
+    rows, _, n = c.shape
+    width = n + 1
+    size = rows * width
     r2 = radius * radius
-
-    # levels[L] = (xmin, xmax, ymin, ymax) of samples s .. s + 2^L − 1 for each start s, padded to n + 1
-    # entries with an infinite box (always fails the test) where the block would run past the end.
-    def padded(v: FloatArray, fill: float) -> FloatArray:
-        out = np.full(n + 1, fill)
-        out[: v.shape[0]] = v
-        return out
-
-    cur = (x, x, y, y)
-    levels = []
-    size = 1
-    while True:
-        levels.append(tuple(padded(v, f) for v, f in zip(cur, (-np.inf, np.inf, -np.inf, np.inf), strict=True)))
-        if 2 * size > n - 1:
+    # One buffer for every level (bounds[L, 0] highs, bounds[L, 1] lows, each (2, size) for x and y): a single
+    # allocation rather than two per level, which the allocator would return to the system and fault in again.
+    bounds = np.empty((max(1, n.bit_length()), 2, 2, size))
+    hi0, lo0 = bounds[0]
+    hi0.reshape(2, rows, width)[:, :, :n] = c.transpose(1, 0, 2)
+    hi0[:, n::width] = np.inf
+    lo0[:] = hi0
+    lo0[:, n::width] = -np.inf
+    # A box passes only if its farthest corner is within R, which needs width_x² + width_y² ≤ (2R)².
+    diagonal = 4.0 * r2 * (1.0 + 1e-3)
+    extent = np.empty((2, size))
+    levels = 1
+    while (2 << (levels - 1)) <= n:
+        half = 1 << (levels - 1)
+        (hp, lp), (hi, lo) = bounds[levels - 1], bounds[levels]
+        np.maximum(hp[:, : size - half], hp[:, half:], out=hi[:, : size - half])
+        np.minimum(lp[:, : size - half], lp[:, half:], out=lo[:, : size - half])
+        hi[:, size - half :] = np.inf
+        lo[:, size - half :] = -np.inf
+        np.subtract(hi, lo, out=extent)
+        extent *= extent
+        if not np.any(extent[0] + extent[1] <= diagonal):
             break
-        m = cur[0].shape[0] - size
-        x0, x1, y0, y1 = cur
-        cur = (
-            np.minimum(x0[:m], x0[size : size + m]),
-            np.maximum(x1[:m], x1[size : size + m]),
-            np.minimum(y0[:m], y0[size : size + m]),
-            np.maximum(y1[:m], y1[size : size + m]),
-        )
-        size *= 2
-    stay = np.empty(n - 1)
-    idx = np.arange(n - 1)
-    pos = idx + 1  # first sample not yet proven inside
-    while idx.size:
-        xi, yi = x[idx], y[idx]
-        for level in range(len(levels) - 1, -1, -1):
-            bx0, bx1, by0, by1 = levels[level]
-            dx = np.maximum(bx1[pos] - xi, xi - bx0[pos])
-            dy = np.maximum(by1[pos] - yi, yi - by0[pos])
-            pos = pos + (dx * dx + dy * dy <= r2) * (1 << level)
-        pc = np.minimum(pos, n - 1)
-        inside = (pos < n) & ((x[pc] - xi) ** 2 + (y[pc] - yi) ** 2 <= r2)
-        done = ~inside
-        stay[idx[done]] = (pos[done] - idx[done] - 1).astype(np.float64)
-        idx, pos = idx[inside], pos[inside] + 1
-    return stay
+        levels += 1
+    points = np.empty((2, size + _STAY_WINDOW))  # sample positions, infinite past the end
+    points[:, :size] = hi0
+    points[:, size:] = np.inf
+    start = (np.arange(rows)[:, None] * width + np.arange(n - 1)).ravel()
+    stay = np.empty(start.shape[0])
+    slot = np.arange(start.shape[0])
+    pos = start + 1  # first sample not yet proven inside
+    origin = np.take(hi0, start, axis=1)  # (x_i, y_i)
+    while start.size:
+        m = start.size
+        for level in range(levels - 1, -1, -1):
+            hi, lo = bounds[level]
+            far = np.maximum(np.take(hi, pos, axis=1) - origin, origin - np.take(lo, pos, axis=1))
+            far *= far
+            pos += np.left_shift(far[0] + far[1] <= r2, level, dtype=np.intp)
+        k = min(_STAY_WINDOW, _STAY_BUDGET // m)
+        if k < 4:  # many searches left: check the one sample where each stopped
+            k = 1
+            d = np.take(points, pos, axis=1)
+            d -= origin
+            d *= d
+            left = d[0] + d[1] <= r2
+            done = ~left
+            stay[slot[done]] = pos[done] - start[done] - 1
+        else:
+            d = np.take(points, pos[:, None] + np.arange(k), axis=1)
+            d -= origin[:, :, None]
+            d *= d
+            outside = d[0] + d[1] > r2
+            first = np.argmax(outside, axis=1)
+            done = outside[np.arange(m), first]
+            stay[slot[done]] = pos[done] + first[done] - start[done] - 1
+            left = ~done
+        start, pos, slot, origin = start[left], pos[left] + k, slot[left], origin[:, left]
+    return stay.reshape(rows, n - 1)
 
 
 def sway_density_peaks(c: FloatArray, fs: float, radius: float = SWAY_DENSITY_RADIUS) -> dict[str, FloatArray]:
@@ -236,23 +279,28 @@ def sway_density_peaks(c: FloatArray, fs: float, radius: float = SWAY_DENSITY_RA
     Peaks are strict local maxima of the curve (Quijoux et al. 2021). NaN when fewer than one (mean peak) or
     two (distance, interval) peaks exist.
     """
-    sd = sway_density_curve(c, fs, radius)
-    batch = sd.shape[:-1]
-    flat = sd.reshape(-1, sd.shape[-1])
-    cflat = c.reshape(-1, 2, c.shape[-1])
-    mean_peak = np.full(flat.shape[0], math.nan)
-    distance = np.full(flat.shape[0], math.nan)
-    interval = np.full(flat.shape[0], math.nan)
-    is_peak = np.zeros(flat.shape, dtype=bool)
-    is_peak[:, 1:-1] = (flat[:, 1:-1] > flat[:, :-2]) & (flat[:, 1:-1] > flat[:, 2:])
-    for r in range(flat.shape[0]):
-        idx = np.flatnonzero(is_peak[r])
-        if idx.size >= 1:
-            mean_peak[r] = flat[r, idx].mean()
-        if idx.size >= 2:
-            pos = cflat[r][:, idx]
-            distance[r] = np.hypot(np.diff(pos[0]), np.diff(pos[1])).mean()
-            interval[r] = np.diff(idx).mean() / fs
+    batch = c.shape[:-2]
+    n = c.shape[-1]
+    cflat = c.reshape(-1, 2, n)
+    rows = cflat.shape[0]
+    sd = stay_counts(cflat, radius)  # in samples: whole numbers, summed exactly
+    is_peak = np.zeros(sd.shape, dtype=bool)
+    is_peak[:, 1:-1] = (sd[:, 1:-1] > sd[:, :-2]) & (sd[:, 1:-1] > sd[:, 2:])
+    row, idx = np.nonzero(is_peak)  # row-major: each trial's peaks in time order
+    count = np.bincount(row, minlength=rows).astype(np.float64)
+    total = np.bincount(row, weights=sd[row, idx], minlength=rows)
+    first = np.full(rows, -1)
+    last = np.full(rows, -1)
+    last[row] = idx  # the last assignment of a repeated index wins
+    first[row[::-1]] = idx[::-1]
+    # Consecutive peaks of the same trial: distance between their COP positions.
+    same = row[1:] == row[:-1]
+    step = np.hypot(np.diff(cflat[row, 0, idx]), np.diff(cflat[row, 1, idx]))
+    dist_sum = np.bincount(row[1:][same], weights=step[same], minlength=rows)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_peak = np.where(count >= 1, total / count / fs, math.nan)
+        distance = np.where(count >= 2, dist_sum / (count - 1), math.nan)
+        interval = np.where(count >= 2, (last - first) / (count - 1) / fs, math.nan)
     return {
         "sway_density_mean_peak": mean_peak.reshape(batch),
         "sway_density_peak_distance": distance.reshape(batch),

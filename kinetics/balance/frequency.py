@@ -7,6 +7,7 @@ integrals use the trapezoid rule over the analysis band's frequency bins.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,20 +58,38 @@ class WelchSettings:
 
 
 def psd(c: FloatArray, fs: float, settings: WelchSettings) -> tuple[FloatArray, FloatArray]:
-    """Frequencies (nf,) in Hz and Welch PSD (..., 2, nf) in m²/Hz restricted to ``settings.band``."""
-    f, p = sps.welch(
-        c,
-        fs=fs,
-        window="hann",
-        nperseg=settings.nperseg,
-        noverlap=settings.noverlap,
-        nfft=settings.nfft,
-        detrend="constant",
-        axis=-1,
-    )
+    """Frequencies (nf,) in Hz and Welch PSD (..., 2, nf) in m²/Hz restricted to ``settings.band``.
+
+    The same computation as ``scipy.signal.welch(c, fs, "hann", nperseg, noverlap, nfft, "constant")`` (mean
+    of the one-sided density periodograms), with the short-time FFT object built once per setting.
+    """
+    nperseg, noverlap = settings.nperseg, settings.noverlap
+    if not (1 <= nperseg <= c.shape[-1] and 0 <= noverlap < nperseg <= settings.nfft):
+        raise ValueError(f"Welch settings {settings} do not fit a signal of {c.shape[-1]} samples")
+    stft = _short_time_fft(nperseg, noverlap, settings.nfft, fs)
+    segments = stft.spectrogram(
+        c, detr="constant", p0=0, p1=(c.shape[-1] - noverlap) // stft.hop, k_offset=nperseg // 2, axis=-1
+    )  # (..., nf, n_segments)
+    segments[..., 1 : -1 if settings.nfft % 2 == 0 else None, :] *= 2.0  # one-sided: fold negative frequencies
+    p = segments.mean(axis=-1)
+    f = stft.f
     lo, hi = settings.band
     keep = (f >= lo - 1e-12) & (f <= hi + 1e-12)
     return np.asarray(f[keep], dtype=np.float64), np.asarray(p[..., keep], dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def _short_time_fft(nperseg: int, noverlap: int, nfft: int, fs: float) -> sps.ShortTimeFFT:
+    """Hann-windowed, density-scaled one-sided short-time FFT, as ``scipy.signal.welch`` sets it up."""
+    return sps.ShortTimeFFT(
+        sps.get_window("hann", nperseg),
+        nperseg - noverlap,
+        fs,
+        fft_mode="onesided",
+        mfft=nfft,
+        scale_to="psd",
+        phase_shift=None,
+    )
 
 
 def _at(f: FloatArray, cum: FloatArray, edge: float) -> FloatArray:

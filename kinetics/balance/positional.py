@@ -7,6 +7,8 @@ invariant to a translation; the ``*_ml`` / ``*_ap`` ones also depend on the orie
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
@@ -83,8 +85,17 @@ def _diameter(x: FloatArray, y: FloatArray) -> float:
         # Degenerate (all points on a line or one point): extent along the principal direction.
         _, _, vt = np.linalg.svd(pts - pts.mean(axis=0), full_matrices=False)
         return float(np.ptp(pts @ vt[0]))
-    diff = hull[:, None, :] - hull[None, :, :]
-    return float(np.sqrt(np.max(np.einsum("ijk,ijk->ij", diff, diff))))
+    # Pairwise over the hull vertices, in blocks of rows (a path along a circle has thousands of vertices).
+    step = max(1, _PAIRWISE_CHUNK // hull.shape[0])
+    best = 0.0
+    for i in range(0, hull.shape[0], step):
+        diff = hull[i : i + step, None, :] - hull[None, :, :]
+        best = max(best, float(np.max(np.einsum("ijk,ijk->ij", diff, diff))))
+    return float(np.sqrt(best))
+
+
+#: Pairwise distances computed per block when comparing hull vertices (bounds the memory).
+_PAIRWISE_CHUNK = 1 << 20
 
 
 def ellipse_95(c: FloatArray) -> dict[str, FloatArray]:
@@ -100,7 +111,7 @@ def ellipse_95(c: FloatArray) -> dict[str, FloatArray]:
     syy = np.einsum("...i,...i->...", y, y) / (n - 1)
     sxy = np.einsum("...i,...i->...", x, y) / (n - 1)
     det = np.maximum(sxx * syy - sxy**2, 0.0)
-    scale = float(stats.f.ppf(0.95, 2, n - 2)) * 2.0 * (n - 1) * (n + 1) / (n * (n - 2))
+    scale = _f95(n) * 2.0 * (n - 1) * (n + 1) / (n * (n - 2))
     half_trace = 0.5 * (sxx + syy)
     disc = np.sqrt(np.maximum(half_trace**2 - det, 0.0))
     lam1, lam2 = half_trace + disc, np.maximum(half_trace - disc, 0.0)
@@ -111,6 +122,12 @@ def ellipse_95(c: FloatArray) -> dict[str, FloatArray]:
         "ellipse_semi_minor_95": np.sqrt(scale * lam2),
         "ellipse_orientation": np.where(orientation <= -90.0, orientation + 180.0, orientation),
     }
+
+
+@functools.lru_cache(maxsize=64)
+def _f95(n: int) -> float:
+    """95th percentile of the F(2, n − 2) distribution."""
+    return float(stats.f.ppf(0.95, 2, n - 2))
 
 
 def positional_descriptors(cop: FloatArray) -> dict[str, FloatArray]:

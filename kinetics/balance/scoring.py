@@ -163,9 +163,7 @@ def sway_metrics(
         data.update({k: np.full(batch, math.nan) for k in stochastic.UNITS})
         short = True
 
-    nan_any = np.zeros(batch, dtype=bool)
-    for value in data.values():
-        nan_any |= np.isnan(value)
+    nan_any = np.asarray(np.isnan(np.stack(list(data.values()))).any(axis=0))
     flags = {
         "gaps_filled": _as_output_bool(gaps_filled),
         "short_trial": bool(short),

@@ -53,16 +53,35 @@ def _prefix(v: FloatArray) -> FloatArray:
     return np.concatenate([np.zeros((*v.shape[:-1], 1)), np.cumsum(v, axis=-1)], axis=-1)
 
 
-def _fit(
-    sums: tuple[FloatArray, ...], lo: NDArray[np.intp], hi: NDArray[np.intp]
+def _line(
+    c: FloatArray, st: FloatArray, stt: FloatArray, sy: FloatArray, sty: FloatArray, syy: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Least-squares line y = a + b·t over points lo..hi−1 from prefix sums (count, t, t², y, ty, y²)."""
-    c, st, stt, sy, sty, syy = (np.take_along_axis(s, hi, axis=-1) - np.take_along_axis(s, lo, axis=-1) for s in sums)
+    """Least-squares line y = a + b·t from the sums (count, Σt, Σt², Σy, Σty, Σy²); returns a, b, SSE."""
     with np.errstate(invalid="ignore", divide="ignore"):
         b = (c * sty - st * sy) / (c * stt - st * st)
         a = (sy - b * st) / c
     sse = syy - a * sy - b * sty
     return a, b, sse
+
+
+def _at(s: FloatArray, idx: NDArray[np.intp]) -> FloatArray:
+    """s[..., idx] per row; a 1-D s (shared by every row, e.g. the sums of t) is indexed directly."""
+    return s[idx] if s.ndim == 1 else np.take_along_axis(s, idx, axis=-1)
+
+
+def _fit_at(
+    sums: tuple[FloatArray, ...], lo: NDArray[np.intp], hi: NDArray[np.intp]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Line through points lo..hi−1 (per-row indices of shape (..., 1)) from prefix sums."""
+    # A COP that never moves has log-MSD of -inf: its fit is NaN and flagged by sway_metrics, not a warning.
+    with np.errstate(invalid="ignore"):
+        c, st, stt, sy, sty, syy = (_at(s, hi) - _at(s, lo) for s in sums)
+    return _line(c, st, stt, sy, sty, syy)
+
+
+def _sums(t: FloatArray, y: FloatArray) -> tuple[FloatArray, ...]:
+    """Prefix sums of (1, t, t², y, t·y, y²); those of t alone are 1-D, shared by every row of y."""
+    return (_prefix(np.ones_like(t)), _prefix(t), _prefix(t * t), _prefix(y), _prefix(t * y), _prefix(y * y))
 
 
 def diffusion_fit(t: FloatArray, msd: FloatArray, search: tuple[int, int]) -> dict[str, FloatArray]:
@@ -90,14 +109,12 @@ def diffusion_fit(t: FloatArray, msd: FloatArray, search: tuple[int, int]) -> di
     scale = np.max(msd, axis=-1, keepdims=True)
     scale = np.where(scale > 0, scale, 1.0)
     y = msd / scale
-    tt = np.broadcast_to(t, y.shape)
-    sums = tuple(_prefix(v) for v in (np.ones_like(y), tt, tt * tt, y, tt * y, y * y))
-    breaks = np.arange(lo_b, hi_b + 1)
-    shape = (*y.shape[:-1], breaks.shape[0])
-    zero = np.zeros(shape, dtype=np.intp)
-    brk = np.broadcast_to(breaks, shape)
-    a_s, b_s, sse_s = _fit(sums, zero, brk + 1)
-    a_l, b_l, sse_l = _fit(sums, brk, np.full(shape, k_total, dtype=np.intp))
+    sums = _sums(t, y)
+    # Every candidate break k at once: the short line spans points 0..k, the long one k..K−1.
+    ends = slice(lo_b + 1, hi_b + 2)
+    starts = slice(lo_b, hi_b + 1)
+    a_s, b_s, sse_s = _line(*(s[..., ends] - s[..., :1] for s in sums))
+    a_l, b_l, sse_l = _line(*(s[..., k_total : k_total + 1] - s[..., starts] for s in sums))
     best = np.argmin(sse_s + sse_l, axis=-1)[..., None]
 
     def pick(v: FloatArray) -> FloatArray:
@@ -105,18 +122,16 @@ def diffusion_fit(t: FloatArray, msd: FloatArray, search: tuple[int, int]) -> di
 
     a_s, b_s, a_l, b_l = pick(a_s) * scale[..., 0], pick(b_s) * scale[..., 0], pick(a_l), pick(b_l)
     a_l, b_l = a_l * scale[..., 0], b_l * scale[..., 0]
-    k_star = breaks[best[..., 0]]
+    k_star = lo_b + best[..., 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         tc = (a_l - a_s) / (b_s - b_l)
         crosses = (b_s > b_l) & (tc > 0)
         tc = np.where(crosses, tc, math.nan)
         msd_c = np.where(crosses, a_s + b_s * tc, math.nan)
-        logt = np.broadcast_to(np.log(t), msd.shape)
-        logy = np.log(msd)
-    log_sums = tuple(_prefix(v) for v in (np.ones_like(logy), logt, logt * logt, logy, logt * logy, logy * logy))
+        log_sums = _sums(np.log(t), np.log(msd))
     k_idx = k_star[..., None]
-    _, hs, _ = _fit(log_sums, np.zeros_like(k_idx), k_idx + 1)
-    _, hl, _ = _fit(log_sums, k_idx, np.full_like(k_idx, k_total))
+    _, hs, _ = _fit_at(log_sums, np.zeros_like(k_idx), k_idx + 1)
+    _, hl, _ = _fit_at(log_sums, k_idx, np.full_like(k_idx, k_total))
     return {
         "diffusion_short": b_s / 2.0,
         "diffusion_long": b_l / 2.0,
@@ -140,13 +155,13 @@ def diffusion_descriptors(c: FloatArray, fs: float, max_lag_s: float = MAX_LAG) 
     if hi > k_max - 2:
         raise ValueError("the diffusion plot is shorter than the critical-point search range")
     msd_axes = mean_square_displacement(c, k_max)  # (..., 2, K)
-    msd_planar = msd_axes.sum(axis=-2)
+    # The planar plot and the two axes are fitted together as three rows.
+    msd = np.concatenate([msd_axes, msd_axes.sum(axis=-2, keepdims=True)], axis=-2)
     t = np.arange(1, k_max + 1) / fs
-    axes = diffusion_fit(t, msd_axes, (lo, hi))
-    planar = diffusion_fit(t, msd_planar, (lo, hi))
+    fit = diffusion_fit(t, msd, (lo, hi))
     out: dict[str, FloatArray] = {}
     for key in _KEYS:
-        out[key] = planar[key]
-        out[f"{key}_ml"] = axes[key][..., 0]
-        out[f"{key}_ap"] = axes[key][..., 1]
+        out[key] = fit[key][..., 2]
+        out[f"{key}_ml"] = fit[key][..., 0]
+        out[f"{key}_ap"] = fit[key][..., 1]
     return out

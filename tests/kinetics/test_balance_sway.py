@@ -273,3 +273,11 @@ def test_short_and_malformed_input() -> None:
     assert m.flags["short_trial"] is True
     assert np.isnan(m["critical_time"]) and m.flags["no_critical_point"] is True
     assert np.isfinite(m["mean_velocity"])
+
+
+def test_still_cop_is_flagged_not_a_warning() -> None:
+    """A COP that never moves (a plate loaded by a dead weight) gives zero sway and flags its NaN descriptors."""
+    m = sway_metrics(np.zeros((2, 6000)), 100.0)
+    assert m["path_length"] == 0.0 and m["diffusion_short"] == 0.0
+    assert np.isnan(m["critical_time"])
+    assert m.flags["nan_descriptor"] and m.flags["no_critical_point"]
