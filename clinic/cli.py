@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "audit",
     "devices",
     "record",
+    "demo",
 )
 
 app = typer.Typer(
