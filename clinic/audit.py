@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log: who created, viewed, exported, imported or erased what, and when.
+"""The append-only, hash-chained audit log: who created, viewed, updated, exported, imported or erased what, and when.
 
 Each entry holds its number ``seq`` (1, 2, 3 … without gaps), the UTC time, the actor (``$KINETICS_ACTOR`` or
 the OS user), the action, the subject (a pseudonymous patient id, never a name), details (JSON) and
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from clinic.models import AuditEntry
 
-ACTIONS = ("create", "view", "export", "erase", "import")
+ACTIONS = ("create", "view", "update", "export", "erase", "import")
 GENESIS_HASH = "0" * 64
 ENV_ACTOR = "KINETICS_ACTOR"
 

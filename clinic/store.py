@@ -474,6 +474,63 @@ class ClinicStore:
             self.audit(s, "create", pid, {"what": "patient"})
         return pid
 
+    def update_patient(
+        self,
+        patient_id: str,
+        *,
+        name: str | None = None,
+        birth_date: date | str | None = None,
+        sex: str | None = None,
+        involved_side: str | None = None,
+    ) -> PatientInfo:
+        """Correct a patient's identity or involved side; returns the patient as now stored (identified).
+
+        ``None`` leaves a field as it is; ``birth_date=""`` and ``sex=""`` clear them. The same rules as
+        :meth:`add_patient` apply. Audited as ``update`` with the names of the changed fields (never their values);
+        nothing is written when nothing changes. A patient imported without identity gets one (``name`` needed).
+        """
+        check_patient_id(patient_id)
+        new: dict[str, Any] = {}
+        if name is not None:
+            new["name"] = name.strip()
+            if not new["name"]:
+                raise ClinicError("the patient's name is empty; give the name used in the clinic")
+            if len(new["name"]) > 200:
+                raise ClinicError("the patient's name is over 200 characters; shorten it")
+        if birth_date is not None:
+            new["birth_date"] = _as_date(birth_date)
+        if sex is not None:
+            new["sex"] = _as_sex(sex)
+        if involved_side is not None and involved_side not in ("none", "left", "right"):
+            raise ClinicError(f"involved side {involved_side!r} is not one of none, left, right")
+        with self.transaction() as s:
+            p = s.get(Patient, patient_id)
+            if p is None:
+                raise NotFoundError(f"no patient {patient_id}; see `kinetics patients list`")
+            changed: list[str] = []
+            if involved_side is not None and p.involved_side != involved_side:
+                p.involved_side = involved_side
+                changed.append("involved_side")
+            ident = p.identity
+            if ident is None and new:
+                if "name" not in new:
+                    raise ClinicError(f"patient {patient_id} has no identity on record; give the name first")
+                ident = PatientIdentity(patient_id=patient_id, name=new["name"], birth_date=None, sex="")
+                s.add(ident)
+                p.identity = ident
+                changed.append("name")
+            if ident is not None:
+                for field, value in new.items():
+                    if getattr(ident, field) != value:
+                        setattr(ident, field, value)
+                        if field not in changed:
+                            changed.append(field)
+            if changed:
+                s.flush()
+                self.audit(s, "update", patient_id, {"what": "patient", "fields": sorted(changed)})
+            info = self._patient_info(s, p, True)
+        return info
+
     def _patient_info(self, s: Session, p: Patient, identified: bool) -> PatientInfo:
         count, last = s.execute(
             select(func.count(SessionRow.id), func.max(SessionRow.started_at)).where(SessionRow.patient_id == p.id)

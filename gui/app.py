@@ -74,11 +74,16 @@ def _configure_high_dpi() -> None:
 
 
 def close_and_delete_windows() -> int:
-    """Close and delete every top-level widget now (deferred deletes delivered); returns how many were deleted."""
-    from PySide6.QtCore import QCoreApplication, QEvent
-    from PySide6.QtWidgets import QApplication
+    """Close and delete the app's windows now (deferred deletes delivered); returns how many were deleted.
 
-    windows = list(QApplication.topLevelWidgets())
+    The app's windows are the main windows and any window still shown. Hidden parentless widgets belong to the
+    libraries that made them (pyqtgraph's plot-options form, popup menus) and are left to them: deleting
+    pyqtgraph's from here crashes the process (SIGSEGV, pyqtgraph 0.14 + PySide6 6.11).
+    """
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMainWindow) or w.isVisible()]
     for window in windows:
         window.close()
         window.deleteLater()
@@ -92,10 +97,16 @@ def build_window(args: argparse.Namespace, mode: StartMode) -> MainWindow:
     from clinic.paths import resolve_data_dir
     from gui.live_view import LiveView
     from gui.main_window import MainWindow
+    from gui.screens.patients import PatientsScreen
+    from gui.screens.protocols import ProtocolsScreen
 
     window = MainWindow(theme=args.theme, banner=mode.banner, data_dir=resolve_data_dir(args.data_dir),
                         transport=mode.transport)
+    patients = PatientsScreen(window.data_dir or resolve_data_dir(None))  # opens the store off the GUI thread
+    window.register_page("patients", "Patients", patients)
+    window.closed.connect(patients.close_store)
     window.register_page("sensors", "Sensors", LiveView())
+    window.register_page("protocols", "Protocols", ProtocolsScreen.for_data_dir(window.data_dir))
     return window
 
 
