@@ -21,7 +21,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "audit",
     "devices",
     "record",
+    "replay",
     "demo",
+    "run",
 )
 
 app = typer.Typer(

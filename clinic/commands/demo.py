@@ -7,8 +7,8 @@ real ones, the protocol runner walks each protocol with a simulated patient reac
 is recorded to its own file and the session to a bundle (``DIR/<protocol>/``, ``DIR/<protocol>.session.h5``),
 and the results are shown as a table. By default: grip strength (ASHT), weight-bearing symmetry and sway on
 two plates, knee ROM with two goniometers, and the countermovement jump, at 20 × real time (force-plate
-protocols at most 5 ×: two 1000 Hz plates are what the virtual radio carries slowest). ``--inprocess`` runs them without
-the radio, on a virtual clock (seconds in all).
+protocols at most ``PLATE_SPEED_CAP`` = 2 ×: two 1000 Hz plates are what the virtual radio carries slowest).
+``--inprocess`` runs them without the radio, on a virtual clock (seconds in all).
 """
 
 from __future__ import annotations
@@ -21,62 +21,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from clinic.commands._protocol_run import DEFAULT_SPEED, PLATE_SPEED_CAP, CueReporter, results_table, simulated_speed
+
 if TYPE_CHECKING:
     from protocols.session import SessionResult
 
 #: The protocols the demo runs when none is named.
 DEFAULT_PROTOCOLS = ("grip-asht", "balance-weight-bearing", "rom-knee-flexion", "jump-cmj")
-#: Highest speed for protocols with force plates. Two 1000 Hz plates over the in-process virtual radio carry
-#: about 5-6x real time on an idle 2-core machine and less under load; past that, notifications queue up, arrival
-#: delays grow steadily and the clock fit cannot tell that from drift, so jump timings go wrong. At 2x the
-#: simulated CMJ scores within 1 cm of the simulated patient's jump on every trial.
-PLATE_SPEED_CAP = 2.0
-DEFAULT_SPEED = 20.0
 EXIT_USAGE = 2
-
-
-def _fmt(value: float, unit: str) -> str:
-    if not math.isfinite(value):
-        return "—"
-    if unit in ("m^2",):
-        return f"{value * 1e4:.2f} cm²"
-    if unit == "m" and abs(value) < 1:
-        return f"{value * 100:.1f} cm"
-    if unit == "Pa":
-        return f"{value / 1000:.1f} kPa"
-    return f"{value:.3g} {unit}".strip()
-
-
-def _table(results: list[SessionResult]) -> Any:
-    from rich.table import Table
-
-    table = Table(title="Kinetics demo — simulated patient", show_lines=False)
-    for col in ("protocol", "condition", "side", "trials", "headline", "best", "mean", "comparison", "flags"):
-        table.add_column(col, overflow="fold")
-    for res in results:
-        units = res.units()
-        head = res.protocol.scoring.headline
-        sym = res.symmetry()
-        ratios = res.ratios()
-        for s in res.summaries():
-            flags = sorted({f for t in res.trials if t.condition == s.condition and t.side == s.side for f in t.flags})
-            comp = ""
-            if s.condition in sym:
-                comp = f"{sym[s.condition]['method']} {sym[s.condition]['value']:.1f} %"
-            table.add_row(
-                res.protocol.id,
-                "" if s.condition == "default" else s.condition,
-                s.side,
-                str(s.n_trials),
-                f"{head} ({res.protocol.scoring.aggregate})",
-                _fmt(s.best[head], units.get(head, "")),
-                _fmt(s.mean[head], units.get(head, "")),
-                comp,
-                ", ".join(flags),
-            )
-        for key, value in ratios.items():
-            table.add_row(res.protocol.id, "", "", "", key, f"{value:.2f}", "", "", "")
-    return table
+__all__ = ["DEFAULT_PROTOCOLS", "DEFAULT_SPEED", "PLATE_SPEED_CAP", "demo", "register"]
 
 
 def demo(
@@ -120,33 +73,19 @@ def demo(
 
     async def run_all() -> None:
         for p in protocols:
-            total = len(p.trial_plan())
             with console.status(f"[bold]{escape(p.name)}[/]: starting the sensors…") as status:
 
-                def on_cue(cue: Any, p: Any = p, status: Any = status, total: int = total) -> None:
-                    trial = "" if cue.trial is None else f" — trial {cue.trial + 1}/{total}"
-                    side = "" if cue.side == "none" else f" ({cue.side})"
-                    status.update(f"[bold]{escape(p.name)}[/]{trial}{side}: {escape(cue.kind)} · {escape(cue.text)}")
-                    if cue.kind == "trial_done" and cue.result is not None:
-                        r = cue.result
-                        head = p.scoring.headline
-                        unit = r.units.get(head, "")
-                        flags = f" [yellow]{', '.join(r.flags)}[/]" if r.flags else ""
-                        console.print(
-                            f"  {escape(p.id)} trial {r.index + 1}{side}: {head} = "
-                            f"{_fmt(r.values.get(head, math.nan), unit)} [{r.status}]{flags}"
-                        )
+                def update(text: str, _done: int, status: Any = status) -> None:
+                    status.update(text)
 
-                patient = SimulatedPatient()
-                plates = any(sr.kind == "plate" for sr in p.sensors)
-                run_speed = min(speed, PLATE_SPEED_CAP) if plates and not inprocess else speed
+                reporter = CueReporter(p, console, update)
                 res = await simulate_session(
                     p,
                     out / p.id,
                     source="inprocess" if inprocess else "radio",
-                    speed=run_speed,
-                    patient=patient,
-                    listeners=(on_cue,),
+                    speed=simulated_speed(p, speed, radio=not inprocess),
+                    patient=SimulatedPatient(),
+                    listeners=(reporter,),
                 )
             path = res.save(out / f"{p.id}.session.h5", overwrite=True)
             sessions[p.id] = str(path)
@@ -158,7 +97,7 @@ def demo(
         payload = {"results": [r.to_dict() for r in results], "sessions": sessions, "seconds": elapsed}
         print(json.dumps(payload, indent=2))
         return
-    console.print(_table(results))
+    console.print(results_table(results, "Kinetics demo — simulated patient"))
     for pid, path in sessions.items():
         console.print(f"  session {escape(pid)}: {escape(path)}")
     console.print(f"Done in {elapsed:.1f} s; trial files in {escape(str(out))}/<protocol>/")
