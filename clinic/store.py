@@ -34,6 +34,7 @@ from clinic import audit as audit_log
 from clinic import paths
 from clinic.errors import ClinicError, NotFoundError, StoreIntegrityError
 from clinic.models import Patient, PatientIdentity, Result, SessionRow, TrialRecord
+from kinetics.io import fsync_dir
 
 if TYPE_CHECKING:
     from kinetics.io import ResultRow
@@ -71,19 +72,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _copy_durably(src: Path, dest: Path) -> None:
     """Copy ``src`` to ``dest`` so that ``dest`` appears complete or not at all."""
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
@@ -96,7 +84,7 @@ def _copy_durably(src: Path, dest: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
 
 
 def _as_date(value: date | str | None) -> date | None:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kinetics.io import fsync_dir
 from protocols.library import builtin_protocols
 from protocols.loader import dump_protocol, load_protocol, parse_protocol
 from protocols.schema import Protocol, ProtocolError
@@ -197,7 +198,7 @@ class CustomProtocolStore:
             raise CustomProtocolError(f"no custom protocol {protocol_id!r} in {self.folder}") from None
         except OSError as err:
             raise CustomProtocolError(f"cannot delete {path} ({err.strerror}); check its permissions") from None
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -212,18 +213,6 @@ def _atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Persist a rename or unlink in ``folder`` (no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -8,6 +8,7 @@
 - Every unreadable file raises :class:`TrialFileError` saying what is wrong and what to do.
 """
 
+from kinetics.io._files import fsync_dir
 from kinetics.io._schema import FORMAT_VERSION, SESSION_FORMAT, TRIAL_FORMAT
 from kinetics.io.errors import TrialFileError
 from kinetics.io.reader import read_trial
@@ -24,6 +25,7 @@ __all__ = [
     "SessionMeta",
     "TrialFileError",
     "TrialWriter",
+    "fsync_dir",
     "read_session",
     "read_trial",
     "summarize_file",
