@@ -11,16 +11,33 @@ File layout (little-endian)::
              length   uint32   bytes of body
              crc      uint32   CRC-32 (zlib) of body
              body     float64  host time (s, monotonic host clock)
-                      uint8    record type (0 notification, 1 written command, 2 link event)
+                      uint8    record type (0 notification, 1 written command, 2 link event,
+                                                3 session record)
                       uint8 + UTF-8   device name (role in the session, ≤ 255 bytes)
                       uint8 + UTF-8   device address
                       16 bytes        characteristic UUID (all zero for a link event)
-                      rest            payload (link event: UTF-8 text such as "connected", "disconnected")
+                      rest            payload (link event: UTF-8 text such as "connected", "disconnected";
+                                      session record: a UTF-8 JSON object, see below)
+
+Session records are written by :class:`drivers.acquisition.Acquisition` so that a log directory replays the
+whole session (:mod:`drivers.replay`). Each is a JSON object with ``what`` and ``seq`` (one counter per session,
+so that the copies of a record written to every device's log are applied once):
+
+* ``device-added`` — first record of a device's log section: ``session`` (id), ``format``, ``role``, ``kind``
+  (device-table key), ``address`` (the one asked for, may be empty), ``t0`` and ``speed`` of the session clock,
+  ``settle_span_s``, ``specs`` (every role and kind of the acquisition at that moment, in order).
+* ``device-removed`` — the device left the acquisition.
+* ``recording-start`` (``start``, ``duration``, ``meta``), ``recording-stop-time`` (``stop``),
+  ``recording-stop`` (``stop``), ``recording-abort``, ``event`` (``time``, ``kind``, ``label``, ``device``) —
+  written to every device's log at the instant they happened.
+
+Readers older than session records skip them as damaged records.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import struct
 import time
@@ -28,24 +45,29 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from kinetics._checks import input_error
+from kinetics.trial import TrialMeta
 
 MAGIC = b"KNPKTLG1"
 SYNC = b"\xa5\x5a"
 _HEAD = struct.Struct("<2sII")  # sync, body length, crc
 _MAX_BODY = 1 << 20
 _NIL_UUID = uuid.UUID(int=0)
+#: Version of the session records (``format`` of ``device-added``); :mod:`drivers.replay` reads this one.
+LOG_FORMAT = 1
 
 
 class RecordType(IntEnum):
     NOTIFICATION = 0
     WRITE = 1
     LINK = 2
+    SESSION = 3
 
 
 @dataclass(frozen=True)
@@ -152,6 +174,46 @@ class PacketLogWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def session_packet(host_time: float, device: str, data: dict[str, Any]) -> Packet:
+    """A session record for ``device``'s log: ``data`` (with ``what`` and ``seq``) as compact JSON."""
+    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return Packet(float(host_time), device, "", "", payload, RecordType.SESSION)
+
+
+def session_data(packet: Packet) -> dict[str, Any]:
+    """The JSON object of a session record (raises :class:`ValueError` if it is not one)."""
+    if packet.type is not RecordType.SESSION:
+        raise ValueError("not a session record")
+    data = json.loads(packet.payload.decode())
+    if not isinstance(data, dict) or not isinstance(data.get("what"), str) or not isinstance(data.get("seq"), int):
+        raise ValueError("a session record needs 'what' and 'seq'")
+    return data
+
+
+def trial_meta_record(meta: TrialMeta) -> dict[str, Any]:
+    """A trial's metadata as plain JSON values (``recording-start`` records); exact round trip."""
+    return {
+        "trial_id": meta.trial_id,
+        "protocol": meta.protocol,
+        "side": meta.side,
+        "start_utc": meta.start_utc.isoformat(),
+        "patient_id": meta.patient_id,
+        "extra": dict(meta.extra),
+    }
+
+
+def trial_meta_from_record(data: dict[str, Any]) -> TrialMeta:
+    """The :class:`~kinetics.trial.TrialMeta` of :func:`trial_meta_record`."""
+    return TrialMeta(
+        trial_id=str(data["trial_id"]),
+        protocol=str(data["protocol"]),
+        side=str(data["side"]),
+        start_utc=datetime.fromisoformat(str(data["start_utc"])),
+        patient_id=str(data["patient_id"]),
+        extra=dict(data["extra"]),
+    )
 
 
 def _has_magic(path: Path) -> bool:

@@ -23,6 +23,11 @@ A :class:`DeviceSupervisor` owns one sensor for the lifetime of a session, over 
   the same blocks in order once the mapper has *settled* (recording-grade times), or at :meth:`flush_pending`.
 * **Malformed notifications** (a truncated packet, random bytes) are counted in ``decode_errors`` and dropped;
   they never stop the stream.
+* **Raw packet log.** Besides every notification and written command, the supervisor logs the link events that
+  change what it hands on (``LINK`` records): ``state <value>`` at every state change, ``device {json}`` once
+  connected (address, firmware, model, battery, MTU), ``flush`` at :meth:`flush_pending`, ``rate <Hz>`` when
+  :meth:`set_rate` restarts the clock. A supervisor without a transport is fed from such a log
+  (:mod:`drivers.replay`): :meth:`feed` for notifications, :meth:`apply_link_record` for link events.
 
 Devices without a sample counter: the Tindeq Progressor's samples are timed from its µs clock and numbered by
 arrival; the WitMotion IMU's by arrival order through the mapper at its nominal rate; the Bluetooth SIG force and
@@ -35,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import json
 import logging
 import time
 from collections import deque
@@ -206,12 +212,13 @@ class DeviceSupervisor:
 
     Parameters
     ----------
-    transport : BleTransport
+    transport : BleTransport or None
+        None for a supervisor fed from a packet log (:mod:`drivers.replay`): :meth:`start` then refuses.
     kind : DeviceKind
     name : str
         The device's role in the session (``"plate_left"``, ``"push"``): names the raw-log records and blocks.
-    scanner : SharedScanner
-        The session's one scanner (started by the caller).
+    scanner : SharedScanner or None
+        The session's one scanner (started by the caller); None with no transport.
     clock : SessionClock
     address : str or None
         Connect to this address; None takes the first unclaimed device of ``kind``.
@@ -235,11 +242,11 @@ class DeviceSupervisor:
 
     def __init__(
         self,
-        transport: BleTransport,
+        transport: BleTransport | None,
         kind: DeviceKind,
         *,
         name: str,
-        scanner: SharedScanner,
+        scanner: SharedScanner | None,
         clock: SessionClock,
         address: str | None = None,
         packet_log: PacketLogWriter | None = None,
@@ -271,6 +278,9 @@ class DeviceSupervisor:
         self.connect_timeout = float(connect_timeout)
         self.codec = codec_for(kind)
         self.state = LinkState.STOPPED
+        #: Session time (s) of the last state change.
+        self.state_time = 0.0
+        self._streamed = False  # streamed at least once: a later STREAMING is a reconnection
         self.battery: int | None = None
         self.firmware = ""
         self.mtu = 0
@@ -326,7 +336,14 @@ class DeviceSupervisor:
 
     def _set_state(self, state: LinkState) -> None:
         if state is not self.state:
+            host = self.clock.clock()
+            if state is LinkState.STREAMING:
+                if self._streamed:
+                    self._counts.reconnects += 1
+                self._streamed = True
             self.state = state
+            self.state_time = self.clock.from_host(host)
+            self._log_link(f"state {state.value}", host)
             if self.on_state is not None:
                 self.on_state(self.name, state)
 
@@ -336,6 +353,8 @@ class DeviceSupervisor:
         """Start finding, connecting and streaming in a background task (returns at once)."""
         if self._task is not None:
             raise input_error("supervisor", f"{self.name} is already started", "create a new DeviceSupervisor")
+        if self.transport is None or self.scanner is None:
+            raise input_error("supervisor", f"{self.name} has no transport", "feed it with feed() (a replay)")
         self._stopping = False
         self._set_state(LinkState.SEARCHING)
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"supervisor-{self.name}")
@@ -380,8 +399,6 @@ class DeviceSupervisor:
                 logger.info("%s: connection attempt failed: %s", self.name, self.last_error)
                 connected = False
             if connected:
-                if not first:
-                    self._counts.reconnects += 1
                 first = False
                 attempt = 0
                 if self._stopping:
@@ -418,6 +435,7 @@ class DeviceSupervisor:
             def predicate(device: BLEDevice, adv: AdvertisementData) -> bool:
                 return device.address.upper() not in self.claimed and matches(device, adv)
 
+        assert self.scanner is not None  # start() checked it
         found = await self.scanner.find(predicate, timeout=self.connect_timeout)
         if found is None:
             return None
@@ -438,6 +456,7 @@ class DeviceSupervisor:
         def on_disconnect(_client: BleakClient) -> None:
             lost.set()
 
+        assert self.transport is not None  # start() checked it
         async with self.transport.connect_lock:
             if self._stopping:
                 return False
@@ -453,6 +472,7 @@ class DeviceSupervisor:
             self.mtu = int(client.mtu_size)
             self._log_link("connected")
             await self._read_info(client)
+            self._log_link("device " + json.dumps(self.description(), separators=(",", ":")))
             await client.start_notify(self.kind.data_uuid, self._on_data)
             if self.kind.status_uuid:
                 with contextlib.suppress(BleakError):
@@ -502,11 +522,43 @@ class DeviceSupervisor:
         await self._disconnect(client)
         self._log_link("disconnected")
 
-    def _log_link(self, text: str) -> None:
+    def _log_link(self, text: str, host: float | None = None) -> None:
         if self.packet_log is not None:
-            self.packet_log.write(
-                Packet(self.clock.clock(), self.name, self.address, "", text.encode(), RecordType.LINK)
-            )
+            when = self.clock.clock() if host is None else host
+            self.packet_log.write(Packet(when, self.name, self.address, "", text.encode(), RecordType.LINK))
+
+    def description(self) -> dict[str, Any]:
+        """What the raw log's ``device`` record holds: kind key, role, address, model, firmware, battery, MTU."""
+        return {
+            "kind": self.kind.key,
+            "role": self.name,
+            "address": self.address,
+            "model": self.kind.model,
+            "firmware": self.firmware,
+            "battery": self.battery,
+            "mtu": self.mtu,
+        }
+
+    def apply_link_record(self, text: str) -> None:
+        """Replay one ``LINK`` record of this supervisor's raw log (see the module docstring).
+
+        ``state``, ``device``, ``flush`` and ``rate`` records act exactly as they did live; ``connected`` and
+        ``disconnected`` are informative only. The session clock must read the record's host time.
+        """
+        word, _, rest = text.partition(" ")
+        if word == "state":
+            self._set_state(LinkState(rest))
+        elif word == "device":
+            info = json.loads(rest)
+            self.address = str(info.get("address", ""))
+            self.firmware = str(info.get("firmware", ""))
+            battery = info.get("battery")
+            self.battery = None if battery is None else int(battery)
+            self.mtu = int(info.get("mtu", 0))
+        elif word == "flush":
+            self.flush_pending()
+        elif word == "rate":
+            self._restart_clock(float(rest))
 
     # -- commands --------------------------------------------------------------------------------------
 
@@ -554,14 +606,19 @@ class DeviceSupervisor:
 
         await self._write_command(client, encode_command(Opcode.STOP))
         await self._write_command(client, encode_command(Opcode.SET_RATE, round(value)))
+        self._restart_clock(value)
+        await self._write_command(client, encode_command(Opcode.START))
+
+    def _restart_clock(self, rate: float) -> None:
+        """Release what is held, then map a counter restarting at 0 at ``rate`` Hz (after SET_RATE)."""
         self.flush_pending()
+        self._log_link(f"rate {rate!r}")
         offset = self._next_counter or 0
-        self.mapper = ClockMapper(value, settle_span_s=self._settle_span_s)
+        self.mapper = ClockMapper(rate, settle_span_s=self._settle_span_s)
         self._unwrap = _OffsetUnwrapper(offset)
         self._next_counter = None
         self._last_ticks = None
         self._released = None
-        await self._write_command(client, encode_command(Opcode.START))
 
     async def read_battery(self) -> int | None:
         """Battery level in percent (SIG Battery Service); None when the device has none."""
@@ -693,6 +750,7 @@ class DeviceSupervisor:
 
     def flush_pending(self) -> None:
         """Release every held block and gap now, mapped with the current fit (end of a recording)."""
+        self._log_link("flush")
         if self._held and self.mapper.observations:
             self._release()
 

@@ -62,7 +62,7 @@ async def _scan(spec: str | None, seconds: float, simulated: bool) -> list[dict[
     from drivers.ble.scanning import SharedScanner
     from drivers.ble.transport import open_transport
     from drivers.devices import all_kinds
-    from drivers.supervisor import kind_filter
+    from drivers.discovery import describe_sightings
 
     kinds = all_kinds()
     async with await open_transport(spec) as ble:
@@ -80,16 +80,4 @@ async def _scan(spec: str | None, seconds: float, simulated: bool) -> list[dict[
         finally:
             if fleet is not None:
                 await fleet.stop()
-    rows = []
-    for address, (device, adv) in sorted(seen.items()):
-        matched = [k.key for k in kinds if kind_filter(k)(device, adv)]
-        rows.append(
-            {
-                "name": adv.local_name or device.name or "",
-                "address": address,
-                "kind": matched[0] if matched else "",
-                "rssi": adv.rssi,
-                "services": list(adv.service_uuids),
-            }
-        )
-    return rows
+    return [row.as_dict() for row in describe_sightings(seen, kinds)]
