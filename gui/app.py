@@ -95,17 +95,19 @@ def close_and_delete_windows() -> int:
 def build_window(args: argparse.Namespace, mode: StartMode) -> MainWindow:
     """The main window with the pages that exist so far (the live view as the Sensors page)."""
     from clinic.paths import resolve_data_dir
-    from gui.live_view import LiveView
+    from gui.device_session import DeviceSession
     from gui.main_window import MainWindow
     from gui.screens.patients import PatientsScreen
     from gui.screens.protocols import ProtocolsScreen
+    from gui.screens.sensors import SensorsScreen
 
     window = MainWindow(theme=args.theme, banner=mode.banner, data_dir=resolve_data_dir(args.data_dir),
                         transport=mode.transport)
     patients = PatientsScreen(window.data_dir or resolve_data_dir(None))  # opens the store off the GUI thread
     window.register_page("patients", "Patients", patients)
     window.closed.connect(patients.close_store)
-    window.register_page("sensors", "Sensors", LiveView())
+    session = DeviceSession(mode.transport, simulated=mode.simulated, parent=window)  # opened by _run_until_closed
+    window.register_page("sensors", "Sensors", SensorsScreen(session))
     window.register_page("protocols", "Protocols", ProtocolsScreen.for_data_dir(window.data_dir))
     return window
 
@@ -113,11 +115,18 @@ def build_window(args: argparse.Namespace, mode: StartMode) -> MainWindow:
 async def _run_until_closed(window: MainWindow, quit_after: float | None) -> None:
     from PySide6.QtCore import QTimer
 
+    from gui.device_session import DeviceSession
+
+    sessions = window.findChildren(DeviceSession)
+    for session in sessions:  # the sensors (and the simulated ones) live on this loop for the app's life
+        session.start()
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     if quit_after is not None:
         QTimer.singleShot(int(quit_after * 1000), window.close)
     await closed.wait()
+    for session in sessions:  # disconnect and close the radio before the windows go
+        await session.close()
     close_and_delete_windows()
 
 
