@@ -13,8 +13,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The tablet app on simulated sensors; on a machine with no display, the same protocols run headless.
 demo: $(STAMP)
-	$(BIN)/kinetics demo
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ] || [ -n "$$QT_QPA_PLATFORM" ]; then \
+		$(BIN)/kinetics-app --simulated; \
+	else \
+		echo "No display found: running the headless demo ('kinetics demo') instead of the tablet app."; \
+		$(BIN)/kinetics demo; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

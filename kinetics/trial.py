@@ -249,6 +249,21 @@ class DeviceRecording:
         """The samples of one channel, shape (n_samples,)."""
         return self.values[self.info.channel_index(name)]
 
+    def on_regular_grid(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(time (m,), values (n_channels, m) float64) with one sample per device counter from first to last.
+
+        Samples lost in a gap are bridged by linear interpolation over the counter (their times too); ``gaps``
+        says where that happened, so a caller that must not score bridged samples can flag them.
+        """
+        if self.n_samples < 2:
+            raise input_error(f"device {self.info.name!r}", "fewer than 2 samples recorded", "record again")
+        values = self.values.astype(np.float64)
+        if self.counter[-1] - self.counter[0] + 1 == self.n_samples:
+            return self.time, values
+        full = np.arange(self.counter[0], self.counter[-1] + 1)
+        time = np.interp(full, self.counter, self.time)
+        return time, np.vstack([np.interp(full, self.counter, row) for row in values])
+
     def equals(self, other: DeviceRecording) -> bool:
         """Bit-exact equality of every field."""
         return (

@@ -60,7 +60,7 @@ FloatArray = NDArray[np.float64]
 PHASE_START = "start"
 PHASE_END = "end"
 #: Half the distance (m) between the centres of two plates standing side by side (left at −, right at +).
-PLATE_HALF_SPACING = 0.17
+PLATE_HALF_SPACING = balance.PLATE_HALF_SPACING
 #: Marker event label of a detected loss of balance (its time is the loss).
 BALANCE_LOSS = "balance_loss"
 #: Flag of a trial whose scorer could not score it (the reason is in ``TrialScore.notes``).
@@ -137,24 +137,10 @@ def _trial_end(trial: Trial) -> float:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _regular(rec: DeviceRecording) -> tuple[FloatArray, FloatArray]:
-    """(time (n,), values (n_ch, n)) on the device's regular sample grid, gaps bridged linearly."""
-    if rec.n_samples < 2:
-        raise KineticsInputError(f"device {rec.info.name!r}: fewer than 2 samples recorded; record again")
-    counter = rec.counter
-    values = rec.values.astype(np.float64)
-    if counter[-1] - counter[0] + 1 == rec.n_samples:
-        return rec.time, values
-    full = np.arange(counter[0], counter[-1] + 1)
-    time = np.interp(full, counter, rec.time)
-    filled = np.vstack([np.interp(full, counter, row) for row in values])
-    return time, filled
-
-
 def signal_of(rec: DeviceRecording) -> tuple[FloatArray, FloatArray, str]:
     """(time, signal, unit) of the quantity a target or an onset refers to: force (N), pressure (Pa), a plate's
     vertical force (N, the sum of its cells or ``fz``), or for a goniometer the angular speed (rad/s)."""
-    time, values = _regular(rec)
+    time, values = rec.on_regular_grid()
     names = rec.info.channel_names
     kind = rec.info.kind
     if kind == "plate":
@@ -185,37 +171,10 @@ def _left_right(roles: list[str]) -> tuple[str, str]:
     return left, right
 
 
-def _plate_origin(rec: DeviceRecording, default_x: float) -> tuple[float, float]:
-    origin = rec.info.geometry.get("origin")
-    if origin is not None and np.shape(origin) == (2,):
-        return float(origin[0]), float(origin[1])
-    return (default_x, 0.0)
-
-
 def _cop(trial: Trial, roles: list[str]) -> tuple[FloatArray, FloatArray, float]:
     """(time (n,), cop (2, n) in m, fs) of one plate or the net COP of two."""
-    if len(roles) == 1:
-        rec = trial.device(roles[0])
-        time, values = _regular(rec)
-        reg = DeviceRecording(rec.info, time, np.arange(time.size), values.astype(rec.info.value_dtype))
-        return time, np.asarray(balance.cop_from_recording(reg).cop, dtype=np.float64), rec.info.rate
-    left_role, right_role = _left_right(roles)
-    recs = {}
-    for role in (left_role, right_role):
-        rec = trial.device(role)
-        time, values = _regular(rec)
-        recs[role] = (rec, time, values)
-    t_ref = recs[left_role][1]
-    plates = []
-    for role in (left_role, right_role):
-        rec, time, values = recs[role]
-        grid = np.vstack([_on_grid(t_ref, time, row) for row in values])
-        reg = DeviceRecording(rec.info, t_ref, np.arange(t_ref.size), grid.astype(rec.info.value_dtype))
-        plates.append(balance.cop_from_recording(reg))
-    lo = _plate_origin(recs[left_role][0], -PLATE_HALF_SPACING)
-    ro = _plate_origin(recs[right_role][0], PLATE_HALF_SPACING)
-    both = balance.combine_plates(plates[0], plates[1], left_origin=lo, right_origin=ro)
-    return t_ref, np.asarray(both.cop, dtype=np.float64), recs[left_role][0].info.rate
+    both = balance.cop_from_trial(trial, tuple(roles))
+    return both.time, both.cop, both.fs
 
 
 def _plate_forces(trial: Trial, roles: list[str]) -> tuple[FloatArray, FloatArray, float]:
@@ -343,7 +302,7 @@ def _cop_zone(name: str, ctx: _Context, params: dict[str, Any]) -> Metrics:
 
 
 def _orientation(rec: DeviceRecording) -> tuple[FloatArray, FloatArray, float]:
-    time, values = _regular(rec)
+    time, values = rec.on_regular_grid()
     names = rec.info.channel_names
     gyr = values[[names.index(f"gyr_{a}") for a in "xyz"]].T
     acc = values[[names.index(f"acc_{a}") for a in "xyz"]].T

@@ -9,11 +9,14 @@ docs/metrics/balance.md.
 from kinetics.balance.composites import limits_of_stability, romberg_quotient, single_leg_stance, weight_bearing
 from kinetics.balance.cop import (
     MIN_FORCE,
+    PLATE_HALF_SPACING,
     PlateCOP,
+    TrialCOP,
     TwoPlateCOP,
     combine_plates,
     cop_from_cells,
     cop_from_recording,
+    cop_from_trial,
     cop_from_wrench,
 )
 from kinetics.balance.preprocessing import butter_lowpass, fill_gaps, swarii
@@ -22,13 +25,16 @@ from kinetics.balance.scoring import METHODS, UNITS, sway_metrics
 __all__ = [
     "METHODS",
     "MIN_FORCE",
+    "PLATE_HALF_SPACING",
     "UNITS",
     "PlateCOP",
+    "TrialCOP",
     "TwoPlateCOP",
     "butter_lowpass",
     "combine_plates",
     "cop_from_cells",
     "cop_from_recording",
+    "cop_from_trial",
     "cop_from_wrench",
     "fill_gaps",
     "limits_of_stability",

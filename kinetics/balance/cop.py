@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kinetics._checks import as_signal, input_error
-from kinetics.trial import DeviceRecording
+from kinetics.trial import DeviceRecording, Trial
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -214,3 +214,67 @@ def combine_plates(
         front_force = np.nan_to_num(left.front_share) * fl + np.nan_to_num(right.front_share) * fr
         front = np.where(loaded, front_force / safe, np.nan)
     return TwoPlateCOP(net, cl, cr, left.fz, right.fz, share_l, share_r, front, loaded)
+
+
+#: Default plate centres, x (m), when a plate's geometry has no ``origin``: two plates side by side.
+PLATE_HALF_SPACING = 0.17
+
+
+@dataclass(frozen=True)
+class TrialCOP:
+    """COP of a trial on one time grid: ``time`` (n,) s, ``cop`` (2, n) m, ``fs`` Hz, ``plates`` used (left first).
+
+    ``share_left`` (n,) is the left plate's share of the vertical force with two plates, else None.
+    """
+
+    time: FloatArray
+    cop: FloatArray
+    fs: float
+    plates: tuple[str, ...]
+    share_left: FloatArray | None
+
+
+def _plate_origin(rec: DeviceRecording, default_x: float) -> tuple[float, float]:
+    origin = rec.info.geometry.get("origin")
+    if origin is not None and np.shape(origin) == (2,):
+        return float(origin[0]), float(origin[1])
+    return (default_x, 0.0)
+
+
+def _on_grid(recording: DeviceRecording, t_ref: FloatArray) -> DeviceRecording:
+    time, values = recording.on_regular_grid()
+    if time.shape != t_ref.shape or not np.array_equal(time, t_ref):
+        values = np.vstack([np.interp(t_ref, time, row) for row in values])
+    grid = values.astype(recording.info.value_dtype)
+    return DeviceRecording(recording.info, t_ref, np.arange(t_ref.size), grid)
+
+
+def cop_from_trial(
+    trial: Trial, plates: tuple[str, ...] | None = None, *, min_force: float = MIN_FORCE
+) -> TrialCOP:
+    """COP of one plate, or the net COP of two plates in one frame, from a recorded trial.
+
+    Each plate is put on its regular sample grid (gaps bridged, see ``DeviceRecording.on_regular_grid``); a
+    second plate is interpolated onto the first's session-clock times. With two plates the one whose name
+    contains "left" is the left foot; plate origins come from the geometry ``origin`` (m) or default to
+    ∓ :data:`PLATE_HALF_SPACING` on x. Axes as in DESIGN.md (x medio-lateral right +, y forward +).
+    """
+    names = plates if plates is not None else tuple(d.info.name for d in trial.devices_of_kind("plate"))
+    if len(names) not in (1, 2):
+        raise input_error("plates", f"{len(names)} force plates in the trial", "name one or two plates")
+    if len(names) == 2:
+        left = next((n for n in names if "left" in n), names[0])
+        names = (left, next(n for n in names if n != left))
+    first = trial.device(names[0])
+    t_ref, _ = first.on_regular_grid()
+    cops = [cop_from_recording(_on_grid(trial.device(n), t_ref), min_force=min_force) for n in names]
+    if len(names) == 1:
+        return TrialCOP(t_ref, np.asarray(cops[0].cop, dtype=np.float64), first.info.rate, names, None)
+    both = combine_plates(
+        cops[0],
+        cops[1],
+        left_origin=_plate_origin(first, -PLATE_HALF_SPACING),
+        right_origin=_plate_origin(trial.device(names[1]), PLATE_HALF_SPACING),
+        min_force=min_force,
+    )
+    return TrialCOP(t_ref, np.asarray(both.cop, dtype=np.float64), first.info.rate, names, both.share_left)
