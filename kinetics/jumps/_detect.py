@@ -40,19 +40,28 @@ def blocks(f: FloatArray, fs: float, settings: JumpSettings) -> Blocks:
     allun = np.empty((n_trials, nb), dtype=bool)
     thr = settings.takeoff_threshold
     for rows in row_chunks(n_trials, f.shape[1]):
-        u = (f[rows, : nb * size] < thr).reshape(-1, nb, size)
-        a, b = anyun[rows], allun[rows]
-        if size > 16:
-            np.logical_or.reduce(u, axis=2, out=a)
-            np.logical_and.reduce(u, axis=2, out=b)
-            continue
-        # a few strided element-wise passes beat a reduction over a short inner axis
-        a[...] = u[:, :, 0]
-        b[...] = u[:, :, 0]
-        for j in range(1, size):
-            a |= u[:, :, j]
-            b &= u[:, :, j]
+        block_loading(f[rows, : nb * size] < thr, size, anyun[rows], allun[rows])
     return Blocks(size, nb, anyun, allun)
+
+
+def block_loading(u: NDArray[Any], size: int, anyun: NDArray[Any], allun: NDArray[Any]) -> None:
+    """Into ``anyun`` / ``allun`` (shape (..., nb)): does each block of ``size`` samples of the contiguous bool
+    array ``u`` (shape (..., nb·size)) hold a True / only Trues."""
+    nb = anyun.shape[-1]
+    if size > 16:
+        ub = u.reshape(*u.shape[:-1], nb, size)
+        np.logical_or.reduce(ub, axis=-1, out=anyun)
+        np.logical_and.reduce(ub, axis=-1, out=allun)
+        return
+    # a few strided passes beat a reduction over a short inner axis; reading the bools as wider unsigned
+    # integers adds `width` samples per operation (each byte counts its own samples: at most 16, no carry)
+    width = next(w for w in (8, 4, 2, 1) if size % w == 0)
+    lanes = u.view(f"u{width}").reshape(*u.shape[:-1], nb, size // width)
+    count = lanes[..., 0].copy()
+    for j in range(1, size // width):
+        count += lanes[..., j]
+    np.not_equal(count, 0, out=anyun)
+    np.equal(count, int.from_bytes(bytes([size // width]) * width, "little"), out=allun)
 
 
 def block_sums(f: FloatArray, size: int, count: int) -> tuple[FloatArray, FloatArray]:
@@ -145,39 +154,56 @@ def first_flight(f: FloatArray, bl: Blocks, fs: float, settings: JumpSettings, o
     """
     thr = settings.takeoff_threshold
     n_trials, nb = bl.allun.shape
-    cols = np.arange(nb)
-    unloaded = bl.allun
-    idx = np.where(unloaded, nb, cols[None, :])
-    next_loaded = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]
+    row, s, e = unloaded_runs(bl.allun)
     min_blocks = max(1, int(settings.min_flight_time * fs / bl.size) - 1)
-    cand = np.zeros_like(unloaded)
-    cand[:, 1:] = unloaded[:, 1:] & ~unloaded[:, :-1]
-    cand &= ((next_loaded - cols[None, :]) >= min_blocks) & (next_loaded < nb)
-    any_flight = np.asarray(cand.any(axis=1))
+    # a candidate run of unloaded blocks [s, e) follows a loaded block, is long enough and ends before the trace
+    good = (s >= 1) & (e - s >= min_blocks) & (e < nb)
+    any_flight = np.zeros(n_trials, dtype=bool)
+    any_flight[row[good]] = True
     nwb = window_blocks(bl, fs, settings)
     if ok is not None:
-        seen = np.maximum.accumulate(ok, axis=1)
-        # a window of blocks [s, s + nwb) must end before the take-off block k - 1: s <= k - 1 - nwb
-        lag = cols - 1 - nwb
-        before = np.zeros_like(cand)
-        has = lag >= 0
-        before[:, has] = seen[:, lag[has]]
-        cand &= before
+        # a loaded window of blocks [s0, s0 + nwb) must end before the take-off block s - 1: s0 <= s - 1 - nwb
+        has_ok = np.asarray(ok.any(axis=1))
+        first_ok = ok.argmax(axis=1)
+        good &= has_ok[row] & (s - 1 - nwb >= first_ok[row])
     else:
-        cand[:] = False
-    found = np.asarray(cand.any(axis=1))
-    k = np.where(found, cand.argmax(axis=1), 1)
+        good[:] = False
+    pick = np.flatnonzero(good)
+    rows_found, first = np.unique(row[pick], return_index=True)
+    pick = pick[first]
+    found = np.zeros(n_trials, dtype=bool)
+    found[rows_found] = True
+    k = np.ones(n_trials, dtype=np.intp)
+    k[rows_found] = s[pick]
+    # landing block: the first loaded block after the take-off block (for a trial without a flight, after block 1)
+    land_block = np.empty(n_trials, dtype=np.intp)
+    land_block[rows_found] = e[pick]
+    missing = np.flatnonzero(~found)
+    if missing.size:
+        loaded = ~bl.allun[missing, 1:]
+        land_block[missing] = np.where(loaded.any(axis=1), 1 + loaded.argmax(axis=1), nb)
     size = bl.size
     # take-off: one past the last loaded sample of block k - 1
     prev = window(f, (k - 1) * size, size) >= thr
     last = size - 1 - prev[:, ::-1].argmax(axis=1)
     takeoff = (k - 1) * size + last + 1
-    rows = np.arange(n_trials)
-    land_block = next_loaded[rows, k]
     land_block = np.where(land_block < nb, land_block, nb - 1)
     first = (window(f, land_block * size, size) >= thr).argmax(axis=1)
     landing = land_block * size + first
     return Flight(takeoff, landing, k, found, any_flight)
+
+
+def unloaded_runs(unloaded: NDArray[Any]) -> tuple[IntArray, IntArray, IntArray]:
+    """Runs of True along the last axis of a 2-D bool array: row, start and end (one past the last True)."""
+    n_rows, n = unloaded.shape
+    a = unloaded.view(np.int8)
+    edges = np.empty((n_rows, n + 1), dtype=np.int8)
+    edges[:, 0] = a[:, 0] if n else 0
+    np.subtract(a[:, 1:], a[:, :-1], out=edges[:, 1:n])
+    edges[:, n] = -a[:, -1] if n else 0
+    row, start = np.nonzero(edges == 1)
+    _, end = np.nonzero(edges == -1)
+    return row, start, end
 
 
 def departure(f: FloatArray, rows: IntArray, hi: FloatArray, lo: FloatArray, start: IntArray,

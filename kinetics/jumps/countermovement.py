@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from kinetics.jumps import _single
 from kinetics.jumps._common import (
+    Batch,
     FloatArray,
     G,
     IntArray,
@@ -178,6 +180,18 @@ def _score(force: Any, fs: float, sides: bool, settings: JumpSettings, on_invali
     settings.validate()
     batch = prepare(force, fs, sides)
     fs = batch.fs
+    params = settings.as_params(fs)
+    if kind == "sj":
+        params["countermovement_sd"] = countermovement_sd
+    params["sides"] = sides
+    params["weighing"] = "lowest-SD window before take-off"
+    units = dict(UNITS)
+    if kind == "sj":
+        units["min_force_before_peak"] = "N"
+    if not batch.batch_shape:
+        single = _score_single(batch, settings, on_invalid, kind, countermovement_sd, units, params)
+        if single is not None:
+            return single
     f = batch.total
     bl = blocks(f, fs, settings)
     ok = loaded_windows(bl, window_blocks(bl, fs, settings))
@@ -189,7 +203,6 @@ def _score(force: Any, fs: float, sides: bool, settings: JumpSettings, on_invali
     valid = np.array([r is None for r in reasons], dtype=bool)
     rows = np.nonzero(valid)[0]
     values: dict[str, FloatArray] = {}
-    units = dict(UNITS)
     flags: dict[str, Any] = {}
     if rows.size:
         sub_sides = None if batch.sides is None else (batch.sides[0][rows], batch.sides[1][rows])
@@ -201,14 +214,35 @@ def _score(force: Any, fs: float, sides: bool, settings: JumpSettings, on_invali
         units.update(side_units)
     else:
         values = {k: np.empty(0) for k in _keys(kind)}
-    if kind == "sj":
-        units["min_force_before_peak"] = "N"
-    params = settings.as_params(fs)
-    if kind == "sj":
-        params["countermovement_sd"] = countermovement_sd
-    params["sides"] = sides
-    params["weighing"] = "lowest-SD window before take-off"
     return finish(values, units, valid, reasons, batch.batch_shape, "impulse_momentum", params, flags)
+
+
+def _score_single(batch: Batch, settings: JumpSettings, on_invalid: str, kind: str, countermovement_sd: float,
+                  units: dict[str, str], params: dict[str, Any]) -> Metrics | None:
+    """One trace (no batch axes): the scalar-index path of :mod:`kinetics.jumps._single`, giving the same bits as
+    the batch path. Returns None for a rejected trace in flag mode (the batch path builds that result)."""
+    fs = batch.fs
+    f = batch.total[0]
+    ev = _single.detect(f, fs, settings)
+    reasons, details = _reasons(np.array([ev.any_flight]), np.array([ev.found]), np.array([ev.body_weight]),
+                                np.array([ev.sd]), np.array([ev.takeoff]), fs, settings)
+    if on_invalid == "raise":
+        raise_first(reasons, details, (), settings)
+    if reasons[0] is not None:
+        return None
+    values, idx, flags = _single.cmj_values(f, fs, settings, kind, countermovement_sd, SD_FLOOR, ev)
+    if batch.sides is not None:
+        if kind == "cmj":
+            phases = {"braking": (idx["vmin"], idx["bot"]), "propulsion": (idx["bot"], idx["to"])}
+        else:
+            phases = {"propulsion": (idx["on"], idx["to"])}
+        phases["landing"] = (idx["ld"], idx["lend"] + 1)
+        arrays = {k: (np.array([a]), np.array([b])) for k, (a, b) in phases.items()}
+        side_out, side_units = side_values(batch.sides[0], batch.sides[1], np.array([ev.w_start]),
+                                           ev.w_end - ev.w_start, arrays, fs)
+        values.update({k: float(v[0]) for k, v in side_out.items()})
+        units.update(side_units)
+    return Metrics(values, {k: units[k] for k in values}, "impulse_momentum", params, flags)
 
 
 def _keys(kind: str) -> list[str]:
