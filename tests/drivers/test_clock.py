@@ -9,54 +9,7 @@ import pytest
 
 from drivers.clock import ClockMapper, Unwrapper
 from kinetics._checks import KineticsInputError
-
-RATE = 1000.0
-LATENCY = 0.012  # constant link latency (s)
-CI = 0.0075  # connection interval (s)
-JITTER_SCALE = 0.002  # mean of the exponential host delay (s)
-
-
-def synthetic_link(
-    seconds: float, drift_ppm: float, per_packet: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """True sample times, and per packet (last counter, host arrival) for a drifting device on a jittery link.
-
-    Arrival = next connection event after the packet is ready + constant latency + exponential host delay
-    (scale 5 ms, clipped at 30 ms) + stalls of 150–400 ms every ~20 s that hold every packet back.
-    """
-    rng = np.random.default_rng(seed)
-    n = int(seconds * RATE)
-    true_t = 3.7 + np.arange(n) * (1.0 + drift_ppm * 1e-6) / RATE
-    last = np.arange(per_packet - 1, n, per_packet)
-    ready = true_t[last]
-    phase = 0.0031
-    event = np.ceil((ready - phase) / CI) * CI + phase
-    arrival = event + LATENCY + np.minimum(rng.exponential(JITTER_SCALE, last.size), 0.030)
-    for start in (
-        np.arange(10.0, seconds, 20.0)
-        + rng.uniform(0, 5, int(seconds // 20) + 1)[: len(np.arange(10.0, seconds, 20.0))]
-    ):
-        end = start + rng.uniform(0.15, 0.40)
-        held = (arrival > 3.7 + start) & (arrival < 3.7 + end)
-        arrival[held] = 3.7 + end + rng.uniform(0, 0.002, held.sum())
-    arrival = np.maximum.accumulate(arrival)  # one link delivers in order
-    return true_t, last, arrival
-
-
-def run_mapper(mapper: ClockMapper, last: np.ndarray, arrival: np.ndarray, per_packet: int) -> np.ndarray:
-    """What a supervisor does: add each packet, hold blocks until settled, then map each block on arrival."""
-    mapped = np.empty(last.size * per_packet)
-    pending: list[int] = []
-    for j, (c, a) in enumerate(zip(last.tolist(), arrival.tolist(), strict=True)):
-        mapper.add(c, a)
-        pending.append(j)
-        if mapper.settled:
-            for p in pending:
-                first = p * per_packet
-                mapped[first : first + per_packet] = mapper.map(np.arange(first, first + per_packet))
-            pending.clear()
-    assert not pending
-    return mapped
+from tests.drivers.clock_jitter import LATENCY, RATE, run_mapper, synthetic_link
 
 
 def test_150_ppm_over_10_minutes_stays_within_1_ms_without_drift() -> None:
@@ -106,6 +59,44 @@ def test_settles_only_after_enough_packets() -> None:
     assert mapper.settled and mapper.observations == 2600
     assert mapper.map([3])[0] == pytest.approx(0.0, abs=1e-9)
     assert mapper.period == pytest.approx(0.001, rel=1e-9)
+
+
+@pytest.mark.parametrize(("drift_ppm", "seed"), [(150.0, 1), (150.0, 2), (-150.0, 3), (300.0, 4)])
+def test_20_sample_packets_are_recording_grade_from_the_first_sample(drift_ppm: float, seed: int) -> None:
+    """50 packets/s (20 samples at 1 kHz): the settle span grows with the packet interval, so held blocks wait.
+
+    Against 7.5 ms connection events, 20 ms packets are ready at only 3 phases 2.5 ms apart, which only the drift
+    slides; a 10 s span (the old rule, kept with ``settle_interval_s`` = 1 s) released the first blocks on a fit
+    still ≈ 1.5 ms high.
+    """
+    true_t, last, arrival = synthetic_link(300.0, drift_ppm=drift_ppm, per_packet=20, seed=seed)
+    mapper = ClockMapper(RATE)
+    err = run_mapper(mapper, last, arrival, 20) - (true_t + LATENCY)
+    constant = float(np.median(err))
+    assert abs(constant) < 0.001
+    assert np.max(np.abs(err - constant)) < 0.001  # every sample, from the first one on
+    assert mapper.drift_ppm == pytest.approx(drift_ppm, abs=10.0)
+    old_rule = run_mapper(ClockMapper(RATE, settle_interval_s=1.0), last, arrival, 20) - (true_t + LATENCY)
+    assert np.max(np.abs(old_rule - float(np.median(old_rule)))) > 0.0012
+
+
+def test_settle_span_scales_with_the_packet_interval() -> None:
+    fast, mid, slow = ClockMapper(RATE), ClockMapper(RATE), ClockMapper(RATE)
+    for k in range(3000):  # 4 ms, 10 ms and 20 ms packets on a clean link
+        fast.add(4 * k + 3, 0.004 * k)
+        mid.add(10 * k + 9, 0.010 * k)
+        slow.add(20 * k + 19, 0.020 * k)
+    assert fast.settle_span_needed == pytest.approx(10.0)
+    assert mid.settle_span_needed == pytest.approx(25.0)  # 10 s × 10 ms / 4 ms
+    assert slow.settle_span_needed == pytest.approx(45.0)  # 50 s, capped at ¾ of the 60 s window
+    late = ClockMapper(RATE)
+    settled_at = None
+    for k in range(4000):
+        late.add(20 * k + 19, 0.020 * k)
+        if late.settled and settled_at is None:
+            settled_at = 0.020 * k
+    assert settled_at == pytest.approx(45.25, abs=0.3)  # the cap: 45 s of closed 0.25 s buckets
+    assert ClockMapper(RATE, settle_span_s=1.0, settle_interval_s=0.004).settle_span_needed == 1.0
 
 
 def test_mapper_rejects_bad_use() -> None:
