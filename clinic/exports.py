@@ -2,8 +2,10 @@
 
 Bundle = a ``kinetics-session`` file (:func:`kinetics.io.write_session`) holding the session's trials, its
 results table, and two documents: ``protocol.toml`` (the definition as run) and ``clinic.json`` (the manifest:
-format ``kinetics-clinic-session`` v1, session and patient ids, times, each trial's content digest, each result's
-measurement time and a digest of the results table). Pseudonymised by default: the patient appears only as the
+format ``kinetics-clinic-session`` v1, session and patient ids, times, whether the session completed, each trial's
+content digest, each result's measurement time and a digest of the results table). The session metadata's
+``extra`` carries ``protocol``, ``ended_utc``, ``identified`` and ``completed`` (bool; a bundle without it, from
+before the flag existed, imports as completed). Pseudonymised by default: the patient appears only as the
 pseudonymous id, and the clinician's free-text notes are left out (they may name people); ``identified=True``
 adds the name, birth date, sex and the notes.
 
@@ -165,6 +167,7 @@ def build_bundle(store: ClinicStore, session_id: str, *, identified: bool = Fals
         "protocol": info.protocol_id,
         "started_at": info.started_at.isoformat(),
         "ended_at": info.ended_at.isoformat() if info.ended_at else None,
+        "completed": info.completed,
         "identified": identified,
         "notes_included": identified,
         "trials": [{"trial_id": t.meta.trial_id, "digest": trial_digest(t)} for t in trials],
@@ -180,7 +183,12 @@ def build_bundle(store: ClinicStore, session_id: str, *, identified: bool = Fals
         patient_id=info.patient_id,
         start_utc=info.started_at,
         notes=info.notes if identified else "",
-        extra={"protocol": info.protocol_id, "ended_utc": manifest["ended_at"] or "", "identified": identified},
+        extra={
+            "protocol": info.protocol_id,
+            "ended_utc": manifest["ended_at"] or "",
+            "identified": identified,
+            "completed": info.completed,
+        },
     )
     documents = {PROTOCOL_DOC: info.protocol_toml, MANIFEST: json.dumps(manifest, indent=1, ensure_ascii=False)}
     return Session(meta, trials, rows, documents)
@@ -313,6 +321,20 @@ def _aware(text: Any, path: Path, what: str) -> datetime:
     return value.astimezone(UTC)
 
 
+def bundle_completed(path: Path, bundle: Session, manifest: dict[str, Any]) -> bool:
+    """Whether the bundled session ran to its end: ``completed`` of the session metadata's ``extra`` (True when a
+    bundle from before the flag lacks it), which the manifest, when it says, must agree with; BundleError else."""
+    value = bundle.meta.extra.get("completed", True)
+    if not isinstance(value, bool):
+        raise _refuse(path, f"its session 'completed' flag {value!r} is not true or false", "export it again")
+    if "completed" in manifest and manifest["completed"] is not value:
+        raise _refuse(
+            path, "its session metadata and manifest disagree on whether the session completed",
+            "the bundle was altered; export it again",
+        )  # fmt: skip
+    return value
+
+
 def verify_bundle(path: str | os.PathLike[str]) -> tuple[Session, dict[str, Any]]:
     """Read a bundle and check it is a clinic export whose content matches its manifest; raises BundleError."""
     from kinetics.io import TrialFileError, read_session
@@ -368,6 +390,7 @@ def verify_bundle(path: str | os.PathLike[str]) -> tuple[Session, dict[str, Any]
         raise _refuse(p, "its results table and manifest disagree", "the bundle was altered; export it again")
     if manifest.get("results_digest") != results_digest(bundle.results, [str(t) for t in times]):
         raise _refuse(p, "its results table does not match its digest (corrupted or altered)", "export it again")
+    bundle_completed(p, bundle, manifest)
     if manifest.get("documents_digest") != documents_digest(bundle.documents.get(PROTOCOL_DOC, ""), meta.notes):
         raise _refuse(p, "its protocol definition or notes do not match their digest (altered)", "export it again")
     try:
@@ -387,6 +410,7 @@ def import_bundle(store: ClinicStore, path: str | os.PathLike[str]) -> ImportRep
 
     p = Path(path)
     bundle, manifest = verify_bundle(p)
+    completed = bundle_completed(p, bundle, manifest)
     meta = bundle.meta
     sid, pid = meta.session_id, meta.patient_id
     try:
@@ -443,7 +467,7 @@ def import_bundle(store: ClinicStore, path: str | os.PathLike[str]) -> ImportRep
                 created_patient = True
             store.insert_session(
                 s, pid, sid, str(manifest.get("protocol", "")), bundle.documents.get(PROTOCOL_DOC, ""),
-                started, ended, meta.notes, prepared, rows, origin="import",
+                started, ended, meta.notes, prepared, rows, origin="import", completed=completed,
             )  # fmt: skip
             store.audit(s, "import", pid, {"session": sid, "file": p.name, "patient_created": created_patient})
     except BaseException:

@@ -2,7 +2,8 @@
 
 - ``patients``: the pseudonymous id (``P-7F3A2C``) that every other table, file and export uses.
 - ``patient_identities``: name, birth date and sex, kept apart so that nothing else ever holds them.
-- ``sessions``: one protocol run: protocol id and the exact definition run (TOML), start/end, notes.
+- ``sessions``: one protocol run: protocol id and the exact definition run (TOML), start/end, notes, and whether
+  it ran to the end (``completed``; false for a run stopped by Ctrl-C, an error or a lost sensor).
 - ``trials``: one HDF5 trial file per row: path relative to the data directory, SHA-256, protocol, side.
 - ``results``: one metric value per row (SI ``unit``), of a trial or of the whole session.
 - ``audit_entries``: the append-only, hash-chained audit log (see :mod:`clinic.audit`).
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -103,6 +105,8 @@ class SessionRow(Base):
     notes: Mapped[str] = mapped_column(Text(), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     origin: Mapped[str] = mapped_column(String(16), default="local")
+    #: False when the run stopped before its end (Ctrl-C, an error, a sensor lost); migration 0002.
+    completed: Mapped[bool] = mapped_column(Boolean(), default=True, server_default=true())
 
     patient: Mapped[Patient] = relationship(back_populates="sessions")
     trials: Mapped[list[TrialRecord]] = relationship(back_populates="session", order_by="TrialRecord.position")

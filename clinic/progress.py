@@ -14,6 +14,10 @@ Definitions
 - **MDC95** = 1.96 · √2 · SEM (Weir 2005, J Strength Cond Res 19(1):231–240; Haley & Fragala-Pinkham 2006,
   Phys Ther 86(5):735–743): the smallest change that exceeds measurement error with 95 % confidence.
   A change is *real* when \\|change\\| > MDC95.
+- **Incomplete sessions** (a run stopped before its end: Ctrl-C, an error, a sensor lost; ``completed`` false)
+  are shown in the history with their value and the changes, but by default they are not *counted*: never the
+  baseline, never the previous session a later change is measured from, never flagged as a real change, and
+  their trials do not enter the within-session SD. ``include_incomplete=True`` counts them like any other.
 - **Limb symmetry**: per session, symmetry index (Robinson et al. 1987) = (R − L)/(½(R + L))·100 and, when the
   patient's involved side is recorded, LSI = involved/uninvolved·100 (:mod:`kinetics.strength.symmetry`).
 """
@@ -168,11 +172,16 @@ class SessionValues:
     started_at: datetime
     trials: tuple[float, ...] = ()
     value: float | None = None
+    completed: bool = True
 
 
 @dataclass(frozen=True)
 class ProgressPoint:
-    """One session in a metric's history (changes in the metric's unit; NaN where undefined)."""
+    """One session in a metric's history (changes in the metric's unit; NaN where undefined).
+
+    ``counted`` is False for an incomplete session left out of the baseline, later changes and real-change flags
+    (its ``real_change_*`` are then False and its direction ``"none"``).
+    """
 
     session_id: str
     started_at: datetime
@@ -187,6 +196,8 @@ class ProgressPoint:
     real_change_from_baseline: bool
     real_change_from_previous: bool
     direction_from_baseline: str
+    completed: bool = True
+    counted: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         def num(x: float) -> float | None:
@@ -206,6 +217,8 @@ class ProgressPoint:
             "real_change_from_baseline": self.real_change_from_baseline,
             "real_change_from_previous": self.real_change_from_previous,
             "direction_from_baseline": self.direction_from_baseline,
+            "completed": self.completed,
+            "counted": self.counted,
         }
 
 
@@ -256,15 +269,19 @@ def metric_progress(
     how: str = "best",
     reliability: Reliability | None = None,
     sem_source: str = "auto",
+    include_incomplete: bool = False,
 ) -> MetricProgress:
     """A metric's history from its per-session values (pure: no database).
 
     ``sem_source``: ``auto`` (published when ``reliability`` is given, else the repeated trials), ``published``
-    or ``trials``.
+    or ``trials``. ``include_incomplete``: count sessions with ``completed`` False like the others (default: they
+    are shown but are never the baseline or the previous session, never flagged, and their trials do not enter
+    the within-session SD).
     """
     ordered = sorted(sessions, key=lambda s: (s.started_at, s.session_id))
     values = [s.value if s.value is not None else aggregate(s.trials, how, better) for s in ordered]
-    own_sd, dof = pooled_within_sd([s.trials for s in ordered])
+    counts = [include_incomplete or s.completed for s in ordered]
+    own_sd, dof = pooled_within_sd([s.trials for s, c in zip(ordered, counts, strict=True) if c])
     use_published = reliability is not None and sem_source in ("auto", "published")
     if sem_source == "published" and reliability is None:
         raise ValueError(f"no published reliability for {protocol} {key}; use sem_source='trials'")
@@ -284,7 +301,7 @@ def metric_progress(
     points: list[ProgressPoint] = []
     baseline = math.nan
     prev = math.nan
-    for s, value in zip(ordered, values, strict=True):
+    for s, value, counted in zip(ordered, values, counts, strict=True):
         trials = [v for v in s.trials if math.isfinite(v)]
         within = statistics.stdev(trials) if len(trials) >= 2 else math.nan
         if not math.isfinite(value):
@@ -293,8 +310,8 @@ def metric_progress(
         d_prev = value - prev
         m_base = mdc95(sem_around(baseline)) if math.isfinite(baseline) else math.nan
         m_prev = mdc95(sem_around(prev)) if math.isfinite(prev) else math.nan
-        real_base = bool(math.isfinite(d_base) and math.isfinite(m_base) and abs(d_base) > m_base)
-        real_prev = bool(math.isfinite(d_prev) and math.isfinite(m_prev) and abs(d_prev) > m_prev)
+        real_base = bool(counted and math.isfinite(d_base) and math.isfinite(m_base) and abs(d_base) > m_base)
+        real_prev = bool(counted and math.isfinite(d_prev) and math.isfinite(m_prev) and abs(d_prev) > m_prev)
         direction = "none"
         if real_base:
             direction = "better" if (d_base > 0) == (better == "higher") else "worse"
@@ -315,8 +332,12 @@ def metric_progress(
                 real_change_from_baseline=real_base,
                 real_change_from_previous=real_prev,
                 direction_from_baseline=direction,
+                completed=s.completed,
+                counted=counted,
             )
         )
+        if not counted:
+            continue
         if not math.isfinite(baseline):
             baseline = value
         prev = value
@@ -425,8 +446,10 @@ def progress_from_sessions(
     metric: str | None = None,
     involved_side: str = "none",
     sem_source: str = "auto",
+    include_incomplete: bool = False,
 ) -> PatientProgress:
-    """Every metric's progress from stored sessions (see :meth:`ClinicStore.patient_sessions`)."""
+    """Every metric's progress from stored sessions (see :meth:`ClinicStore.patient_sessions`);
+    ``include_incomplete`` as in :func:`metric_progress`."""
     cache: dict[str, tuple[str, str]] = {}
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
     for s in sessions:
@@ -443,13 +466,13 @@ def progress_from_sessions(
                 slot["value"] = r.value
         for k, slot in per.items():
             g = groups.setdefault(k, {"unit": slot["unit"], "how": how, "better": better, "sessions": []})
-            g["sessions"].append(SessionValues(s.id, s.started_at, tuple(slot["trials"]), slot["value"]))
+            g["sessions"].append(SessionValues(s.id, s.started_at, tuple(slot["trials"]), slot["value"], s.completed))
     results: dict[tuple[str, str, str], MetricProgress] = {}
     for (protocol, key, side), g in sorted(groups.items()):
         rel = published_reliability(protocol, key)
         results[(protocol, key, side)] = metric_progress(
             g["sessions"], protocol=protocol, key=key, side=side, unit=g["unit"], better=g["better"], how=g["how"],
-            reliability=rel, sem_source=sem_source,
+            reliability=rel, sem_source=sem_source, include_incomplete=include_incomplete,
         )  # fmt: skip
     symmetry = []
     for (protocol, key, side), left in results.items():
@@ -461,13 +484,20 @@ def progress_from_sessions(
 
 
 def patient_progress(
-    store: ClinicStore, patient_id: str, *, metric: str | None = None, sem_source: str = "auto"
+    store: ClinicStore,
+    patient_id: str,
+    *,
+    metric: str | None = None,
+    sem_source: str = "auto",
+    include_incomplete: bool = False,
 ) -> PatientProgress:
-    """Progress of every metric of a patient (or only ``metric``); audited as a ``view`` of the patient."""
+    """Progress of every metric of a patient (or only ``metric``); audited as a ``view`` of the patient.
+    Incomplete sessions are shown but not counted unless ``include_incomplete`` (see :func:`metric_progress`)."""
     info = store.get_patient(patient_id, identified=False)
     sessions = store.patient_sessions(patient_id)
     with store.transaction() as s:
         store.audit(s, "view", patient_id, {"what": "progress", "metric": metric or "*"})
     return progress_from_sessions(
-        patient_id, sessions, metric=metric, involved_side=info.involved_side, sem_source=sem_source
-    )
+        patient_id, sessions, metric=metric, involved_side=info.involved_side, sem_source=sem_source,
+        include_incomplete=include_incomplete,
+    )  # fmt: skip

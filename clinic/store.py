@@ -214,7 +214,11 @@ class ResultInfo:
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """A stored session with its trials and results in their saved order."""
+    """A stored session with its trials and results in their saved order.
+
+    ``completed`` is False for a run that stopped before its end (Ctrl-C, an error, a sensor lost): its results
+    cover only the trials it finished, so progress leaves it out of baselines and real-change flags by default.
+    """
 
     id: str
     patient_id: str
@@ -226,6 +230,7 @@ class SessionInfo:
     protocol_toml: str = ""
     trials: tuple[TrialInfo, ...] = ()
     results: tuple[ResultInfo, ...] = ()
+    completed: bool = True
 
     def to_dict(self, *, full: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -236,6 +241,7 @@ class SessionInfo:
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
             "notes": self.notes,
             "origin": self.origin,
+            "completed": self.completed,
             "trials": len(self.trials),
             "results": len(self.results),
         }
@@ -646,6 +652,7 @@ class ClinicStore:
         ended: datetime | None = None,
         notes: str = "",
         session_id: str | None = None,
+        completed: bool = True,
     ) -> str:
         """Store one protocol run; returns the session id. Audited as ``create``.
 
@@ -667,6 +674,11 @@ class ClinicStore:
             Default: the first trial's start (else now) and now.
         notes : str
             The clinician's free text; left out of pseudonymised exports.
+        session_id : str, optional
+            The session's id (letters, digits, ``_ . -``); default a new random one.
+        completed : bool
+            False for a run that stopped before its end (Ctrl-C, an error, a sensor lost); such a session is kept
+            with what it recorded but left out of progress baselines and real-change flags by default.
         """
         from kinetics.io import TrialFileError
 
@@ -674,6 +686,8 @@ class ClinicStore:
         if not self.has_patient(patient_id):
             raise NotFoundError(f"no patient {patient_id}; add the patient first (`kinetics patients add`)")
         proto, toml_text = self._protocol(protocol)
+        if not isinstance(completed, bool):
+            raise ClinicError(f"completed={completed!r} is not True or False; say whether the run reached its end")
         sid = session_id or uuid.uuid4().hex
         if not _SESSION_ID.match(sid):
             raise ClinicError(f"session id {sid!r} is not a short identifier; use letters, digits, _ . -")
@@ -709,9 +723,13 @@ class ClinicStore:
                 )  # fmt: skip
             with self.transaction() as s:
                 self.insert_session(
-                    s, patient_id, sid, proto, toml_text, start, end, notes, prepared, new_rows, origin="local"
-                )
-                self.audit(s, "create", patient_id, {"what": "session", "session": sid, "protocol": proto})
+                    s, patient_id, sid, proto, toml_text, start, end, notes, prepared, new_rows, origin="local",
+                    completed=completed,
+                )  # fmt: skip
+                details: dict[str, Any] = {"what": "session", "session": sid, "protocol": proto}
+                if not completed:
+                    details["completed"] = False
+                self.audit(s, "create", patient_id, details)
         except BaseException:
             for f in created:
                 f.unlink(missing_ok=True)
@@ -748,6 +766,7 @@ class ClinicStore:
         results: Sequence[NewResult],
         *,
         origin: str,
+        completed: bool = True,
     ) -> None:
         """Insert a session's rows in ``s``'s transaction (used by :meth:`save_session` and the bundle import)."""
         if s.get(Patient, patient_id) is None:
@@ -765,6 +784,7 @@ class ClinicStore:
                 notes=notes,
                 created_at=datetime.now(UTC),
                 origin=origin,
+                completed=completed,
             )
         )
         records: dict[str, TrialRecord] = {}
@@ -829,7 +849,7 @@ class ClinicStore:
             )
         return SessionInfo(
             row.id, row.patient_id, row.protocol_id, row.started_at, row.ended_at, row.notes, row.origin,
-            row.protocol_toml if full else "", trials, results,
+            row.protocol_toml if full else "", trials, results, bool(row.completed),
         )  # fmt: skip
 
     def list_sessions(self, patient_id: str | None = None) -> list[SessionInfo]:

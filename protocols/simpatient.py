@@ -25,6 +25,7 @@ see :meth:`SimulatedPatient.expected`.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -659,6 +660,9 @@ async def simulate_session(
     ``source="inprocess"``: :class:`protocols.virtual.VirtualAcquisition` on a virtual clock (``speed`` unused).
     ``maxima`` (default: the patient's own strength) feed ``percent_max`` targets; ``runner_options`` go to
     :class:`protocols.runner.ProtocolRunner`.
+
+    Cancelling the run (Ctrl-C) on the radio closes the trial being recorded at once, marked incomplete, as
+    a run on real sensors does (``kinetics run``).
     """
     from protocols.runner import ProtocolRunner, RealTimeClock
 
@@ -707,6 +711,12 @@ async def simulate_session(
                 )
                 for listener in (patient.on_cue, *listeners):
                     runner.add_listener(listener)
-                return await runner.run()
+                try:
+                    return await runner.run()
+                except asyncio.CancelledError:
+                    # As on real sensors: a trial cut short (Ctrl-C) is closed at once, marked incomplete;
+                    # acq.stop() would otherwise close it as a complete trial.
+                    acq.abort_recording()
+                    raise
             finally:
                 await acq.stop()

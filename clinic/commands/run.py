@@ -16,8 +16,10 @@ Runs a protocol headless for a stored patient and saves the session in the encry
   the command stops at once (exit 2) instead of waiting for sensors that cannot come.
 
 Ctrl-C stops the session at once: the sensors are stopped, every trial file already recorded is kept, and the
-finished trials are saved with their results as a session whose notes begin with ``interrupted`` (a trial cut
-short is kept unscored in the same session); the exit code is then 130. Errors in the command line, an unknown
+finished trials are saved with their results as a session marked not completed (``completed`` false, notes
+beginning with ``interrupted``); a trial cut short is kept unscored in the same session, its file marked
+incomplete. The exit code is then 130. A run stopped by a failure, or ended early by the runner (a sensor lost),
+is saved the same way, not completed. Errors in the command line, an unknown
 protocol or patient exit with 2 and save nothing; sensors that do not stream exit with 1.
 """
 
@@ -66,6 +68,11 @@ class RunOutcome:
     interrupted: bool = False
     error: str = ""
     stray_files: list[Path] = field(default_factory=list)
+
+    @property
+    def completed(self) -> bool:
+        """True when the run reached the protocol's end: not interrupted, no error, not ended early."""
+        return self.result is not None and self.result.completed and not self.interrupted and not self.error
 
 
 # -------------------------------------------------------------------------------------------------------------
@@ -329,7 +336,7 @@ def save_outcome(
     session_id: str,
     started: datetime,
 ) -> str:
-    """Save the session (trial files in place, result rows, protocol); returns its id."""
+    """Save the session (trial files in place, result rows, protocol, whether it completed); returns its id."""
     result = outcome.result
     assert result is not None
     files: list[Path] = [t.path for t in result.trials if t.path is not None]
@@ -343,6 +350,7 @@ def save_outcome(
         ended=datetime.now(UTC),
         notes=notes,
         session_id=session_id,
+        completed=outcome.completed,
     )
 
 
@@ -509,7 +517,7 @@ def _report(
     if as_json:
         payload = {
             "session_id": session_id,
-            "completed": result.completed and not outcome.interrupted and not outcome.error,
+            "completed": outcome.completed,
             "interrupted": outcome.interrupted,
             "notes": notes,
             "unreadable_files": [str(p) for p in unreadable],
@@ -517,7 +525,7 @@ def _report(
         }
         echo_json(payload)
         return
-    state = "complete" if result.completed else "incomplete"
+    state = "complete" if outcome.completed else "incomplete"
     out.print(results_table([result], f"{result.protocol.name} — {result.patient_id} ({state})"))
     if notes:
         out.print(f"notes: {escape(notes)}")

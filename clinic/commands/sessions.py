@@ -1,7 +1,9 @@
 """``kinetics sessions``: list sessions and show one (trials with their SHA-256, results).
 
-- ``kinetics sessions list [--patient ID] [--json]`` (items carry ``id``)
+- ``kinetics sessions list [--patient ID] [--json]`` (items carry ``id`` and ``completed``)
 - ``kinetics sessions show ID [--json]``
+
+A session that stopped before its end (Ctrl-C, an error, a sensor lost) shows ``completed`` as ``no``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from typing import Annotated
 import typer
 
 from clinic.commands._clinic import AsJson, DataDir, console, echo_json, open_store, table
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "NO"
 
 
 def list_command(
@@ -26,16 +32,19 @@ def list_command(
         echo_json([s.to_dict(full=False) for s in sessions])
         return
     rows = [
-        (s.id, s.patient_id, s.protocol_id, s.started_at.isoformat(timespec="seconds"), str(len(s.trials)), s.origin)
+        (s.id, s.patient_id, s.protocol_id, s.started_at.isoformat(timespec="seconds"), str(len(s.trials)),
+         _yes_no(s.completed), s.origin)
         for s in sessions
-    ]
-    columns = ("id", "patient", "protocol", "started (UTC)", "trials", "origin")
+    ]  # fmt: skip
+    columns = ("id", "patient", "protocol", "started (UTC)", "trials", "completed", "origin")
     console().print(table(f"Sessions ({len(sessions)})", columns, rows))
 
 
 def show_command(session_id: Annotated[str, typer.Argument(metavar="ID")], as_json: AsJson = False,
                  data_dir: DataDir = None) -> None:  # fmt: skip
-    """Show one session: its trials (file, SHA-256) and results."""
+    """Show one session: whether it completed, its notes, its trials (file, SHA-256) and results."""
+    from rich.markup import escape
+
     with open_store(data_dir) as store:
         info = store.get_session(session_id)
     if as_json:
@@ -43,8 +52,11 @@ def show_command(session_id: Annotated[str, typer.Argument(metavar="ID")], as_js
         return
     out = console()
     out.print(f"Session {info.id}: patient {info.patient_id}, protocol {info.protocol_id}, "
-              f"started {info.started_at.isoformat(timespec='seconds')}")  # fmt: skip
-    trows = [(t.trial_id, t.side, t.path, t.sha256[:16] + "…", "yes" if t.complete else "NO") for t in info.trials]
+              f"started {info.started_at.isoformat(timespec='seconds')}, "
+              f"{'completed' if info.completed else 'NOT completed (stopped before its end)'}")  # fmt: skip
+    if info.notes:
+        out.print(f"notes: {escape(info.notes)}")
+    trows = [(t.trial_id, t.side, t.path, t.sha256[:16] + "…", _yes_no(t.complete)) for t in info.trials]
     out.print(table("Trials", ("trial", "side", "file", "SHA-256", "complete"), trows))
     rrows = [
         (r.trial_id or "(session)", r.key, f"{r.value:.6g}" if not math.isnan(r.value) else "NaN", r.unit, r.side)

@@ -76,7 +76,7 @@ def test_simulated_run_saves_the_session_with_files_and_results(grip_run: tuple[
 
     listed = sessions_of(data, pid)
     assert [s["id"] for s in listed] == [payload["session_id"]]
-    assert listed[0]["protocol"] == "grip-asht" and listed[0]["trials"] == 6
+    assert listed[0]["protocol"] == "grip-asht" and listed[0]["trials"] == 6 and listed[0]["completed"] is True
     assert "simulated" in listed[0]["notes"]
 
     with ClinicStore.open(data, key=KEY) as store:
@@ -187,7 +187,8 @@ def test_sensor_instructions_name_the_device_and_placement() -> None:
 @pytest.mark.timeout(120)
 def test_ctrl_c_mid_trial_keeps_every_recorded_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real SIGINT (through asyncio's handler) while trial 2 records: trial 1 is saved with its results, trial 2's
-    partial recording is kept in the session unscored, and the notes say it was interrupted."""
+    partial recording is kept in the session unscored and its file marked incomplete, and the session is saved
+    as not completed, its notes saying it was interrupted."""
     logging.getLogger("bumble").setLevel(logging.ERROR)
 
     class CtrlCAtSecondEffort(run_cmd.CueReporter):
@@ -206,7 +207,7 @@ def test_ctrl_c_mid_trial_keeps_every_recorded_file(tmp_path: Path, monkeypatch:
     assert "interrupted (Ctrl-C) during trial 2 (left)" in res.output
 
     (listed,) = sessions_of(tmp_path, pid)
-    assert listed["notes"].startswith("interrupted") and listed["trials"] == 2
+    assert listed["notes"].startswith("interrupted") and listed["trials"] == 2 and listed["completed"] is False
     assert f"session {listed['id']} saved" in res.output and "(incomplete)" in res.output
     with ClinicStore.open(tmp_path, key=KEY) as store:
         info = store.get_session(listed["id"])
@@ -216,12 +217,14 @@ def test_ctrl_c_mid_trial_keeps_every_recorded_file(tmp_path: Path, monkeypatch:
     assert sorted(paths) == trial_files(tmp_path)  # nothing recorded was left out of the session
     first, partial = info.trials
     assert (first.side, partial.side) == ("right", "left")
+    assert info.completed is False and (first.complete, partial.complete) == (True, False)
     assert {r.trial_id for r in info.results} == {first.trial_id, ""}  # the cut trial is kept, not scored
     peak = next(r.value for r in info.results if r.trial_id == first.trial_id and r.key == "peak_force")
     low, high = SimulatedPatient().expected(get_protocol("grip-asht"), "right")["peak_force"]
     assert low <= peak <= high
     assert "lsi" not in {r.key for r in info.results}  # one side only: no comparison
     cut = read_trial(paths[1])
+    assert cut.complete is False and read_trial(paths[0]).complete is True  # closed at once, not as finished
     assert cut.meta.side == "left" and cut.devices["grip"].values.shape[-1] > 0
     assert all(math.isfinite(float(v)) for v in cut.devices["grip"].values[0, :10])
 

@@ -204,7 +204,7 @@ def test_schema_matches_the_models_and_is_at_head(store: ClinicStore) -> None:
 
     from clinic.models import Base
 
-    assert db.current_revision(store.engine) == db.head_revision() == "0001"
+    assert db.current_revision(store.engine) == db.head_revision() == "0002"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
