@@ -16,15 +16,19 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from drivers.ble.transport import resolve_spec
 
 if TYPE_CHECKING:
     from gui.main_window import MainWindow
+    from gui.screens.patients import PatientsScreen
+    from gui.screens.protocols import ProtocolsScreen
+    from gui.screens.results import ResultsScreen
+    from gui.screens.run import RunScreen
 
 #: How often Python gets control while Qt idles, so Ctrl-C is noticed (ms).
 SIGNAL_POLL_MS = 200
@@ -92,24 +96,110 @@ def close_and_delete_windows() -> int:
     return len(windows)
 
 
-def build_window(args: argparse.Namespace, mode: StartMode) -> MainWindow:
-    """The main window with the pages that exist so far (the live view as the Sensors page)."""
+def build_window(args: argparse.Namespace, mode: StartMode, *,
+                 session_options: Mapping[str, Any] | None = None) -> MainWindow:
+    """The main window with its pages: Patients, Sensors, Protocols, Run and Results, wired into one flow.
+
+    ``session_options`` go to the :class:`~gui.device_session.DeviceSession` (tests pass ``speed`` and
+    ``fleet_kinds`` for an accelerated simulated fleet).
+    """
     from clinic.paths import resolve_data_dir
     from gui.device_session import DeviceSession
     from gui.main_window import MainWindow
     from gui.screens.patients import PatientsScreen
     from gui.screens.protocols import ProtocolsScreen
+    from gui.screens.results import ResultsScreen
+    from gui.screens.run import RunScreen
     from gui.screens.sensors import SensorsScreen
 
     window = MainWindow(theme=args.theme, banner=mode.banner, data_dir=resolve_data_dir(args.data_dir),
                         transport=mode.transport)
-    patients = PatientsScreen(window.data_dir or resolve_data_dir(None))  # opens the store off the GUI thread
+    data_dir = window.data_dir or resolve_data_dir(None)
+    patients = PatientsScreen(data_dir)  # opens the store off the GUI thread
     window.register_page("patients", "Patients", patients)
     window.closed.connect(patients.close_store)
-    session = DeviceSession(mode.transport, simulated=mode.simulated, parent=window)  # opened by _run_until_closed
+    session = DeviceSession(mode.transport, simulated=mode.simulated, parent=window,
+                            **dict(session_options or {}))  # opened by _run_until_closed
     window.register_page("sensors", "Sensors", SensorsScreen(session))
-    window.register_page("protocols", "Protocols", ProtocolsScreen.for_data_dir(window.data_dir))
+    protocols = ProtocolsScreen.for_data_dir(window.data_dir)
+    window.register_page("protocols", "Protocols", protocols)
+    run = RunScreen(session, data_dir=data_dir)
+    window.register_page("run", "Run", run)
+    results = ResultsScreen(data_dir)
+    window.register_page("results", "Results", results)
+    wire_flow(window, patients, protocols, run, results)
     return window
+
+
+def wire_flow(window: MainWindow, patients: PatientsScreen, protocols: ProtocolsScreen, run: RunScreen,
+              results: ResultsScreen) -> None:
+    """Connect the pages into the session flow: New session (patient) + Use this protocol → Run; the session's
+    end → Results; Saved → the patient's page reloads (its progress chart includes the new session); Show
+    progress → the patient's page. Patient details (involved side, stored maxima) are read on the store's
+    worker thread."""
+    from clinic.store import ClinicStore
+
+    def patient_details(store: ClinicStore, patient_id: str) -> tuple[str, str, dict[str, float]]:
+        info = store.get_patient(patient_id, identified=True)
+        maxima: dict[str, float] = {}
+        if run.protocol is not None:
+            from clinic.commands.run import stored_maxima
+
+            maxima = stored_maxima(run.protocol, store.patient_sessions(patient_id))
+        return info.name or "", info.involved_side, maxima
+
+    def load_patient(patient_id: str) -> None:
+        store = patients.store
+        if store is None:
+            return
+        patients.runner.submit(
+            lambda: patient_details(store, patient_id),
+            on_done=lambda d: run.set_patient(patient_id, name=d[0], involved_side=d[1], maxima=d[2])
+            if not run.running else None,
+        )
+
+    def new_session(patient_id: str) -> None:
+        if run.running:
+            window.show_page("run")
+            return
+        run.set_patient(patient_id)
+        load_patient(patient_id)
+        window.show_page("run" if run.protocol is not None else "protocols")
+
+    def protocol_chosen(protocol_id: str) -> None:
+        if run.running:
+            window.show_page("run")
+            return
+        run.set_protocol(protocols.protocol(protocol_id))
+        if run.patient_id:
+            load_patient(run.patient_id)  # the maxima depend on the protocol
+        window.show_page("run")
+
+    def session_done(record: object) -> None:
+        from gui.screens.run import RunRecord
+
+        assert isinstance(record, RunRecord)
+        results.show_result(record)
+        window.show_page("results")
+
+    def saved(patient_id: str, _session_id: str) -> None:
+        if patients.store is not None:
+            patients.open_patient(patient_id)  # reloads the page: sessions and progress include the new one
+
+    def show_progress(patient_id: str) -> None:
+        if patients.store is not None:
+            patients.open_patient(patient_id)
+        window.show_page("patients")
+
+    patients.new_session_requested.connect(new_session)
+    patients.store_ready.connect(lambda store: results.set_store(store, patients.runner))
+    if patients.store is not None:
+        results.set_store(patients.store, patients.runner)
+    protocols.protocol_chosen.connect(protocol_chosen)
+    run.finished.connect(session_done)
+    results.saved.connect(saved)
+    results.progress_requested.connect(show_progress)
+    window.closed.connect(run.cancel)
 
 
 async def _run_until_closed(window: MainWindow, quit_after: float | None) -> None:

@@ -14,8 +14,10 @@ from protocols.library import get_protocol
 from protocols.simpatient import SimulatedPatient, simulate_session
 
 
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize(("protocol_id", "speed"), [("grip-asht", 20.0), ("rom-elbow-flexion", 20.0)])
+# Speeds keep the samples on air under ~10 000/s (a 1 kHz grip at 8x, a 6-channel 200 Hz goniometer at 8x):
+# the in-process radio shares two cores with everything else, and a backlog would delay the effort onset.
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(("protocol_id", "speed"), [("grip-asht", 8.0), ("rom-elbow-flexion", 8.0)])
 def test_protocol_over_the_virtual_radio(protocol_id: str, speed: float, tmp_path: Path) -> None:
     logging.getLogger("bumble").setLevel(logging.ERROR)
     protocol = get_protocol(protocol_id)
