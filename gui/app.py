@@ -143,7 +143,7 @@ def wire_flow(window: MainWindow, patients: PatientsScreen, protocols: Protocols
         info = store.get_patient(patient_id, identified=True)
         maxima: dict[str, float] = {}
         if run.protocol is not None:
-            from clinic.commands.run import stored_maxima
+            from clinic.running import stored_maxima
 
             maxima = stored_maxima(run.protocol, store.patient_sessions(patient_id))
         return info.name or "", info.involved_side, maxima

@@ -267,14 +267,19 @@ class SessionResult:
 
     # -- saving -------------------------------------------------------------------------------------------
     def result_rows(self) -> list[ResultRow]:
-        """Rows of the results table: every metric of every trial (``trial_id`` set), then per condition and
-        side the ``best_<key>`` and ``mean_<key>`` and the ``headline`` (session-level, ``trial_id = ""``),
+        """Rows of the results table: every metric of every counted trial (``trial_id`` set), then per condition
+        and side the ``best_<key>`` and ``mean_<key>`` and the ``headline`` (session-level, ``trial_id = ""``),
         the side comparison ``<method>`` and the ratios. Keys of session rows carry the condition as a prefix
-        ``<condition>.`` when the protocol has conditions."""
+        ``<condition>.`` when the protocol has conditions.
+
+        Redone, discarded, rejected and aborted attempts keep their trial files (they can be re-scored from
+        them) but give no rows: progress and MDC statistics read the rows and must see only what counted."""
         pid = self.protocol.id
         units = self.units()
         rows: list[ResultRow] = []
         for t in self.trials:
+            if not t.counts:
+                continue
             for key in self.metric_keys:
                 rows.append(
                     ResultRow(

@@ -1,5 +1,5 @@
-"""What ``kinetics demo`` and ``kinetics run`` share when they run a protocol: the speed cap for simulated force
-plates, the cue reporter that shows the session's progress with rich, and the results table.
+"""What ``kinetics demo`` and ``kinetics run`` share on the terminal when they run a protocol: the cue reporter
+that shows the session's progress with rich, and the results table.
 """
 
 from __future__ import annotations
@@ -8,41 +8,16 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from clinic.running import fmt_value
+
 if TYPE_CHECKING:
     from protocols.runner import Cue
     from protocols.schema import Protocol
     from protocols.session import SessionResult, TrialResult
 
-#: Highest speed for protocols with force plates. Two 1000 Hz plates over the in-process virtual radio carry
-#: about 5-6x real time on an idle 2-core machine and less under load; past that, notifications queue up, arrival
-#: delays grow steadily and the clock fit cannot tell that from drift, so jump timings go wrong. At 2x the
-#: simulated CMJ scores within 1 cm of the simulated patient's jump on every trial.
-PLATE_SPEED_CAP = 2.0
-#: Speed of simulated sessions when none is asked for (simulated seconds per real second).
-DEFAULT_SPEED = 20.0
 #: Cue kinds printed as a line of their own (the others only update the progress line): what the patient or
 #: the clinician must do, and the interruptions.
 PRINTED_CUES = ("prepare", "go", "hold", "switch_side", "paused", "resumed")
-
-
-def simulated_speed(protocol: Protocol, speed: float, *, radio: bool = True) -> float:
-    """The speed to run ``protocol`` at on simulated sensors: ``speed``, capped at :data:`PLATE_SPEED_CAP` when
-    the protocol uses force plates over the virtual radio (an in-process run has no cap)."""
-    plates = any(s.kind == "plate" for s in protocol.sensors)
-    return min(speed, PLATE_SPEED_CAP) if plates and radio else speed
-
-
-def fmt_value(value: float, unit: str) -> str:
-    """A metric value for display: cm for lengths under 1 m, cm² for areas, kPa for pressures; "—" for NaN."""
-    if not math.isfinite(value):
-        return "—"
-    if unit in ("m^2",):
-        return f"{value * 1e4:.2f} cm²"
-    if unit == "m" and abs(value) < 1:
-        return f"{value * 100:.1f} cm"
-    if unit == "Pa":
-        return f"{value / 1000:.1f} kPa"
-    return f"{value:.3g} {unit}".strip()
 
 
 def results_table(results: Sequence[SessionResult], title: str) -> Any:
@@ -152,12 +127,4 @@ class CueReporter:
             self.update(self.status_text(cue), len({t.index for t in self.trials}))
 
 
-__all__ = [
-    "DEFAULT_SPEED",
-    "PLATE_SPEED_CAP",
-    "PRINTED_CUES",
-    "CueReporter",
-    "fmt_value",
-    "results_table",
-    "simulated_speed",
-]
+__all__ = ["PRINTED_CUES", "CueReporter", "results_table"]

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from clinic.commands._protocol_run import DEFAULT_SPEED, PLATE_SPEED_CAP, CueReporter, results_table, simulated_speed
+from clinic.commands._protocol_run import CueReporter, results_table
+from clinic.running import DEFAULT_SPEED, PLATE_SPEED_CAP, simulated_speed
 
 if TYPE_CHECKING:
     from protocols.session import SessionResult

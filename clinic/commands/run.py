@@ -40,10 +40,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from clinic.commands._clinic import AsJson, DataDir, clinic_errors, echo_json, fail, open_store
-from clinic.commands._protocol_run import DEFAULT_SPEED, CueReporter, results_table, simulated_speed
+from clinic.commands._protocol_run import CueReporter, results_table
+from clinic.running import DEFAULT_SPEED, check_maxima, simulated_speed, stored_maxima
 
 if TYPE_CHECKING:
-    from clinic.store import ClinicStore, SessionInfo
+    from clinic.store import ClinicStore
     from protocols.schema import Protocol
     from protocols.session import SessionResult
 
@@ -99,51 +100,6 @@ def load_run_protocol(name: str) -> Protocol:
         return get_protocol(name)
     except UnknownProtocolError as err:
         raise ClinicError(str(err)) from None
-
-
-def stored_maxima(protocol: Protocol, sessions: Sequence[SessionInfo]) -> dict[str, float]:
-    """The patient's maximum per side for the ``percent_max`` targets of ``protocol``: the session-level
-    ``best_<reference_metric>`` of their latest session of the target's ``reference_protocol`` (N or Pa by
-    side; empty when the protocol has no such target or the patient has no such session)."""
-    refs = {
-        (ph.target.reference_protocol, ph.target.reference_metric)
-        for ph in protocol.phases
-        if ph.target is not None and ph.target.kind == "percent_max" and ph.target.reference_protocol
-    }
-    out: dict[str, float] = {}
-    for ref, metric in refs:
-        for s in sessions:  # oldest first: a later session overrides
-            if s.protocol_id != ref:
-                continue
-            found: dict[str, float] = {}
-            for r in s.results:
-                if r.trial_id or r.key.rsplit(".", 1)[-1] != f"best_{metric}":
-                    continue
-                if math.isfinite(r.value) and r.value > 0:
-                    found[r.side] = max(r.value, found.get(r.side, 0.0))
-            out.update(found)
-    return out
-
-
-def check_maxima(protocol: Protocol, maxima: Mapping[str, float], patient_id: str) -> None:
-    """Raise a :class:`~clinic.errors.ClinicError` naming the test to run first when a ``percent_max`` target has
-    no maximum for a side the protocol runs."""
-    from clinic.errors import ClinicError
-
-    if "any" in maxima or len(maxima) == 1:  # one value serves every side (ProtocolRunner.maximum_for)
-        return
-    sides = list(dict.fromkeys(p.side for p in protocol.trial_plan()))
-    missing = [s for s in sides if s not in maxima]
-    for ph in protocol.phases:
-        t = ph.target
-        if t is None or t.kind != "percent_max" or not missing:
-            continue
-        ref = t.reference_protocol or "a maximal test"
-        raise ClinicError(
-            f"{protocol.id} aims at {t.percent:g} % of the patient's maximum {t.reference_metric} from {ref}; "
-            f"{patient_id} has no stored result for side(s) {', '.join(missing)}; "
-            f"run `kinetics run {ref} --patient {patient_id}` first"
-        )
 
 
 def check_real_transport(spec: str | None) -> None:

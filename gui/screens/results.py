@@ -615,7 +615,8 @@ QTreeWidget::item:selected {{ background: {p.accent}; color: {p.on_accent}; }}
 
         def work() -> str:
             return store.save_session(record.patient_id, record.protocol, files, rows, started=record.started,
-                                      ended=record.ended, notes=record.notes, session_id=record.session_id)
+                                      ended=record.ended, notes=record.notes, session_id=record.session_id,
+                                      completed=bool(record.result.completed) and not record.error)
 
         self.save_status.setText("Saving…")
         self.store_runner.submit(work, on_done=self._saved, on_error=self._save_failed)

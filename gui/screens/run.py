@@ -113,7 +113,7 @@ def side_label(side: str) -> str:
 
 def format_metric(value: float, unit: str) -> str:
     """A metric value for display (cm, cm², kPa at the edges); "—" when not finite."""
-    from clinic.commands._protocol_run import fmt_value
+    from clinic.running import fmt_value
 
     return fmt_value(value, unit)
 
@@ -1025,7 +1025,7 @@ QPushButton:disabled, QPushButton#primary:disabled {{ background: {p.border}; co
 
 
 def _plate_speed_cap() -> float:
-    from clinic.commands._protocol_run import PLATE_SPEED_CAP
+    from clinic.running import PLATE_SPEED_CAP
 
     return PLATE_SPEED_CAP
 

@@ -18,6 +18,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from clinic import running
 from clinic.cli import COMMAND_MODULES, app
 from clinic.commands import run as run_cmd
 from clinic.store import ClinicStore, sha256_file
@@ -134,14 +135,14 @@ def test_stored_maxima_feed_percent_targets(grip_run: tuple[Path, str, Any]) -> 
         sessions = store.patient_sessions(pid)
     best = {(r.key, r.side): r.value for r in sessions[0].results if not r.trial_id}
     hold = get_protocol("train-grip-hold")  # a hold at a % of the grip-asht maximum
-    maxima = run_cmd.stored_maxima(hold, sessions)
+    maxima = running.stored_maxima(hold, sessions)
     assert maxima == {"left": best[("best_peak_force", "left")], "right": best[("best_peak_force", "right")]}
-    run_cmd.check_maxima(hold, maxima, pid)  # nothing missing
+    running.check_maxima(hold, maxima, pid)  # nothing missing
     from clinic.errors import ClinicError
 
     with pytest.raises(ClinicError, match="run `kinetics run grip-asht --patient P-"):
-        run_cmd.check_maxima(hold, {}, pid)
-    assert run_cmd.stored_maxima(get_protocol("grip-asht"), sessions) == {}
+        running.check_maxima(hold, {}, pid)
+    assert running.stored_maxima(get_protocol("grip-asht"), sessions) == {}
 
 
 def test_unknown_protocol_or_patient_saves_nothing(tmp_path: Path) -> None:

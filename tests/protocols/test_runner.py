@@ -114,6 +114,9 @@ def test_redo_and_discard_between_trials(tmp_path: Path) -> None:
     best = max(t.values["peak_force"] for t in counted)
     assert result.summary("none").best["peak_force"] == best
     assert len({t.path for t in result.trials}) == 4  # every attempt keeps its own file
+    # only counted attempts reach the results table that progress and MDC statistics read
+    row_ids = {r.trial_id for r in result.result_rows() if r.trial_id}
+    assert row_ids == {t.trial_id for t in counted}
 
 
 def test_disconnect_mid_trial_is_marked_and_nothing_is_lost(tmp_path: Path) -> None:

@@ -50,4 +50,4 @@ def test_protocol_runs_end_to_end(protocol, tmp_path: Path) -> None:
                 assert entry["value"] >= 100.0 - 1e-9
     # the session saves as a bundle with one row per trial metric
     rows = result.result_rows()
-    assert sum(1 for r in rows if r.trial_id) == len(result.trials) * len(protocol.scoring.metric_keys)
+    assert sum(1 for r in rows if r.trial_id) == len(result.counted()) * len(protocol.scoring.metric_keys)
