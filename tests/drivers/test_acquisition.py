@@ -279,11 +279,12 @@ def test_link_dropped_mid_recording_reconnects_and_records_the_exact_gap(tmp_pat
         assert dev.counter[i - 1] == gap.first_missing - 1 and dev.counter[i] == gap.last_missing + 1
         assert gap.start == dev.time[i - 1] and abs(gap.end - dev.time[i]) < 2e-3
         check_device(dev, sensor)
-        # every sample that arrived is in the file: what was sent minus the packet lost with the link
+        # every sample that arrived is in the file: what was sent minus the notifications in flight when the link
+        # went (one or two, depending on when the drop caught the peripheral's queue), all inside the gap
         sent = sensor.sent_counters
         inside = sent[(sent >= dev.counter[0]) & (sent <= dev.counter[-1])]
         missing = np.setdiff1d(inside, dev.counter)
-        assert missing.size <= samples_per_packet(layout_for(device_kind("push")), 247, 1000.0)
+        assert missing.size <= 2 * samples_per_packet(layout_for(device_kind("push")), 247, 1000.0)
         assert np.all((missing >= gap.first_missing) & (missing <= gap.last_missing))
         labels = [(e.kind, e.label) for e in trial.events]
         assert ("device", "link lost") in labels and ("device", "streaming") in labels
