@@ -24,6 +24,14 @@ def progress_command(
     sem_source: Annotated[
         str, typer.Option("--sem", help="SEM from: auto (published, else own trials), published, trials.")
     ] = "auto",
+    include_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--include-incomplete",
+            help="Count interrupted sessions like the others (by default they are shown but are never the baseline, "
+            "the previous session or a real change).",
+        ),
+    ] = False,
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -38,7 +46,9 @@ def progress_command(
         raise fail(f"--sem {sem_source!r} is not auto, published or trials")
     with open_store(data_dir) as store:
         try:
-            result = patient_progress(store, patient, metric=metric, sem_source=sem_source)
+            result = patient_progress(
+                store, patient, metric=metric, sem_source=sem_source, include_incomplete=include_incomplete
+            )
         except ValueError as err:
             raise fail(str(err)) from None
     if as_json:
@@ -58,7 +68,7 @@ def progress_command(
             sem = f"SEM {m.sem:.4g} {m.unit} (within-session SD of this patient's repeated trials)"
         rows = [
             (
-                p.started_at.date().isoformat(),
+                p.started_at.date().isoformat() + ("" if p.counted else " (incomplete)"),
                 _fmt(p.value),
                 str(p.n_trials),
                 _delta(p.change_from_baseline) + (" *" if p.real_change_from_baseline else ""),

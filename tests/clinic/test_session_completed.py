@@ -215,6 +215,27 @@ def test_sessions_list_and_show_say_whether_completed(tmp_path: Path) -> None:
     assert json.loads(res.stdout)["completed"] is False
 
 
+def test_progress_command_marks_incomplete_sessions_and_can_count_them(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with ClinicStore.open(data, key=KEY) as store:
+        pid = store.add_patient("Ada Lovelace")
+        save(store, pid, completed=True, day=0)
+        save(store, pid, completed=False, day=7)
+    cli = CliRunner()
+    env = {"KINETICS_DB_KEY": KEY, "COLUMNS": "250"}
+    args = ["progress", pid, "--metric", "peak_force", "--data-dir", str(data)]
+
+    res = cli.invoke(app, [*args, "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    points = json.loads(res.stdout)["metrics"][0]["points"]
+    assert [p["counted"] for p in points] == [True, False]
+    res = cli.invoke(app, [*args, "--json", "--include-incomplete"], env=env)
+    assert [p["counted"] for p in json.loads(res.stdout)["metrics"][0]["points"]] == [True, True]
+    res = cli.invoke(app, args, env=env)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.count("(incomplete)") == 1
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # bundles
 # ---------------------------------------------------------------------------------------------------------------
