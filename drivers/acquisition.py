@@ -48,7 +48,7 @@ from drivers.ble.scanning import SharedScanner
 from drivers.ble.transport import BleTransport
 from drivers.devices import DeviceKind, device_kind, to_device_info
 from drivers.packetlog import LOG_FORMAT, PacketLogWriter, session_packet, trial_meta_record
-from drivers.recording import TrialRecorder
+from drivers.recording import TrialRecorder, recording_roles
 from drivers.ringbuffer import RingBuffer
 from drivers.session_clock import SessionClock
 from drivers.supervisor import DeviceStatus, DeviceSupervisor, LinkState, StateCallback, TimedBlock
@@ -157,6 +157,7 @@ class Acquisition:
         self._settle_span_s = float(settle_span_s)
         self.supervisors: dict[str, DeviceSupervisor] = {}
         self._recorder: TrialRecorder | None = None
+        self._recording_roles: frozenset[str] = frozenset()
         self._pre_roll: dict[str, deque[TimedBlock]] = {name: deque() for name in self.kinds}
         self._latency: dict[str, deque[float]] = {name: deque(maxlen=LATENCY_HISTORY) for name in self.kinds}
         self._started = False
@@ -346,9 +347,13 @@ class Acquisition:
         overwrite: bool = False,
         checkpoint_interval: float = 1.0,
         duration: float | None = None,
+        devices: Sequence[str] | None = None,
     ) -> None:
-        """Start recording every device into a new trial file; samples from this session instant on.
+        """Start recording into a new trial file; samples from this session instant on.
 
+        ``devices`` names the roles the trial holds (in that order; None: every device of the acquisition);
+        the others keep streaming to their live buffers but none of their samples, gaps or link events enter
+        the file. An unknown or unconnected role raises :class:`~kinetics._checks.KineticsInputError`.
         ``duration`` (session s) ends the trial's samples that long after its start even if
         :meth:`stop_recording` comes later (a timed recording holds exactly ``duration`` s of samples).
         """
@@ -356,7 +361,8 @@ class Acquisition:
             raise input_error("duration", f"{duration!r}", "give the recording length in seconds, or None")
         if self._recorder is not None:
             raise input_error("recording", "one is already running", "stop_recording() first")
-        self._begin_recording(path, meta, self.clock.clock(), duration, overwrite, checkpoint_interval)
+        roles = recording_roles(devices, list(self.kinds))
+        self._begin_recording(path, meta, self.clock.clock(), duration, overwrite, checkpoint_interval, roles)
 
     def _begin_recording(
         self,
@@ -366,18 +372,34 @@ class Acquisition:
         duration: float | None,
         overwrite: bool,
         checkpoint_interval: float,
+        roles: Sequence[str],
     ) -> None:
-        """Start the recorder at host-clock instant ``host`` (a replay passes the logged one)."""
+        """Start the recorder of ``roles`` (checked) at host-clock instant ``host`` (a replay passes the logged one)."""
         start = self.clock.from_host(host)
+        infos = {info.name: info for info in self.device_infos()}
         recorder = TrialRecorder(
-            path, meta, self.device_infos(), start=start, checkpoint_interval=checkpoint_interval, overwrite=overwrite
+            path,
+            meta,
+            [infos[r] for r in roles],
+            start=start,
+            checkpoint_interval=checkpoint_interval,
+            overwrite=overwrite,
         )
         if duration is not None:
             recorder.stop_time = start + float(duration)
         self._recorder = recorder
-        self._log_session("recording-start", host=host, start=start, duration=duration, meta=trial_meta_record(meta))
+        self._recording_roles = frozenset(roles)
+        self._log_session(
+            "recording-start",
+            host=host,
+            start=start,
+            duration=duration,
+            meta=trial_meta_record(meta),
+            devices=list(roles),
+        )
         recorder.event(Event(start, "trial", "recording started"))
-        for name, blocks in self._pre_roll.items():
+        for name in roles:
+            blocks = self._pre_roll[name]
             for block in blocks:
                 recorder.block(name, block.counter, block.time, block.values)
             blocks.clear()
@@ -446,9 +468,13 @@ class Acquisition:
         self.buffers[block.device].extend(block.time, block.values)
         self._latency[block.device].append(self.clock.clock() - block.host_arrival)
 
+    def _recording(self, name: str) -> TrialRecorder | None:
+        """The running recorder if it records device ``name``."""
+        return self._recorder if name in self._recording_roles else None
+
     def _on_block(self, block: TimedBlock) -> None:
         recorder = self._recorder
-        if recorder is not None:
+        if recorder is not None and block.device in self._recording_roles:
             recorder.block(block.device, block.counter, block.time, block.values)
             return
         roll = self._pre_roll[block.device]
@@ -457,8 +483,9 @@ class Acquisition:
             roll.popleft()
 
     def _on_gap(self, name: str, gap: Gap) -> None:
-        if self._recorder is not None:
-            self._recorder.gap(name, gap)
+        recorder = self._recording(name)
+        if recorder is not None:
+            recorder.gap(name, gap)
 
     def _on_state(self, name: str, state: LinkState) -> None:
         if self.on_state is not None:
@@ -468,7 +495,8 @@ class Acquisition:
             LinkState.RECONNECTING: "link lost",
             LinkState.STOPPED: "stopped",
         }
-        if self._recorder is not None and state in labels:
+        recorder = self._recording(name)
+        if recorder is not None and state in labels:
             sup = self.supervisors.get(name)  # the time of the change itself, as the raw log holds it
             when = sup.state_time if sup is not None else self.clock.now()
-            self._recorder.event(Event(when, "device", labels[state], device=name))
+            recorder.event(Event(when, "device", labels[state], device=name))

@@ -167,3 +167,29 @@ class TrialRecorder:
                 item = self._queue.get()
                 if item[0] is _STOP:
                     return
+
+
+def recording_roles(devices: Sequence[str] | None, connected: Sequence[str]) -> tuple[str, ...]:
+    """The roles a recording holds: ``devices`` in the order given, checked against the ``connected`` roles.
+
+    None means every connected role (in their order). An unknown or unconnected role, a repeated one, a bare
+    string or an empty selection raises :class:`~kinetics._checks.KineticsInputError` naming the connected roles.
+    """
+    have = list(connected)
+    if devices is None:
+        return tuple(have)
+    if isinstance(devices, str):
+        raise input_error("devices", f"{devices!r} is one string", f"pass a list of roles, e.g. [{devices!r}]")
+    roles = [str(d) for d in devices]
+    if not roles:
+        raise input_error("devices", "no role selected", f"record one or more of {have}, or None for all")
+    if len(set(roles)) != len(roles):
+        raise input_error("devices", f"roles repeat: {roles}", "name each device to record once")
+    unknown = [r for r in roles if r not in have]
+    if unknown:
+        raise input_error(
+            "devices",
+            f"{', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not connected",
+            f"connect {'it' if len(unknown) == 1 else 'them'} first or record only connected roles: {have}",
+        )
+    return tuple(roles)

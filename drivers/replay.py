@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drivers.acquisition import Acquisition, DeviceSpec
+from drivers.acquisition import Acquisition, DeviceSpec, recording_roles
 from drivers.devices import device_kind
 from drivers.packetlog import (
     LOG_FORMAT,
@@ -401,7 +401,14 @@ class ReplayAcquisition(Acquisition):
             path = Path(self.trial_path(len(self.trial_paths) + 1))
             duration = data.get("duration")
             meta = trial_meta_from_record(data["meta"])
-            self._begin_recording(path, meta, host, None if duration is None else float(duration), self.overwrite, 1.0)
+            # the roles the original trial held (logs written before device selection: every device); a role
+            # whose own log is missing from the directory is left out as its samples are
+            logged = data.get("devices")
+            kept = None if logged is None else [str(r) for r in logged if str(r) in self.kinds]
+            roles = recording_roles(kept, list(self.kinds))
+            self._begin_recording(
+                path, meta, host, None if duration is None else float(duration), self.overwrite, 1.0, roles
+            )
             self.trial_paths.append(path)
         elif what == "recording-stop-time" and self._recorder is not None:
             self._end_samples_at(self._recorder, float(data["stop"]))

@@ -134,7 +134,9 @@ class AcquisitionLike(TypingProtocol):
 
     def device_infos(self) -> list[DeviceInfo]: ...
 
-    def start_recording(self, path: Any, meta: TrialMeta) -> None: ...
+    def start_recording(self, path: Any, meta: TrialMeta, *, devices: Sequence[str] | None = None) -> None:
+        """Record the roles ``devices`` (None: every device) into a new trial file."""
+        ...
 
     async def stop_recording(self) -> Path: ...
 
@@ -483,7 +485,8 @@ class ProtocolRunner:
 
         def start_recording() -> None:
             nonlocal recording, t_start
-            self.acquisition.start_recording(path, self._meta(slot))
+            # only the protocol's sensors: other connected devices (the app keeps several) stay out of the trial
+            self.acquisition.start_recording(path, self._meta(slot), devices=self.protocol.sensor_roles)
             recording = True
             t_start = self.clock.now()
 

@@ -2,7 +2,7 @@
 
 :class:`VirtualAcquisition` offers what :class:`protocols.runner.ProtocolRunner` uses of
 :class:`drivers.acquisition.Acquisition` — ``buffers`` (one :class:`~drivers.ringbuffer.RingBuffer` per role),
-``status(role)``, ``device_infos()``, ``start_recording(path, meta)`` / ``await stop_recording()`` into a
+``status(role)``, ``device_infos()``, ``start_recording(path, meta, devices=roles)`` / ``await stop_recording()`` into a
 :class:`kinetics.io.TrialWriter`, ``add_event`` — fed by :class:`VirtualSensor` objects that sample a signal
 script (``values(first_counter, n)``, as ``drivers.sim`` sensors do) at their device rate. Time is a
 :class:`VirtualClock`: the runner's ``sleep`` advances it, and every advance delivers the samples taken until
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from drivers.devices import DeviceKind, device_kind, to_device_info
+from drivers.recording import recording_roles
 from drivers.ringbuffer import RingBuffer
 from kinetics.io import TrialWriter
 from kinetics.trial import DeviceInfo, Event, Gap, TrialMeta
@@ -173,6 +174,7 @@ class VirtualAcquisition:
         self._links = {role: _Link() for role in self.sensors}
         self._writer: TrialWriter | None = None
         self._rec_start = math.nan
+        self._rec_roles: frozenset[str] = frozenset()
         self._keep = keep_log
         self._log: dict[str, list[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]]] = {
             r: [] for r in self.sensors
@@ -208,10 +210,25 @@ class VirtualAcquisition:
     def recording(self) -> bool:
         return self._writer is not None
 
-    def start_recording(self, path: str | os.PathLike[str], meta: TrialMeta, *, overwrite: bool = False) -> None:
+    def start_recording(
+        self,
+        path: str | os.PathLike[str],
+        meta: TrialMeta,
+        *,
+        overwrite: bool = False,
+        devices: Sequence[str] | None = None,
+    ) -> None:
+        """Record ``devices`` (roles, in that order; None: every sensor) into a new trial file from now on.
+
+        The other sensors keep feeding their live buffers; none of their samples, gaps or link events enter
+        the file. An unknown role raises :class:`~kinetics._checks.KineticsInputError`.
+        """
         if self._writer is not None:
             raise RuntimeError("a recording is already running; stop_recording() first")
-        self._writer = TrialWriter(path, meta, self.device_infos(), overwrite=overwrite, checkpoint_interval=5.0)
+        roles = self._recording_roles(devices)
+        infos = {info.name: info for info in self.device_infos()}
+        self._writer = TrialWriter(path, meta, [infos[r] for r in roles], overwrite=overwrite, checkpoint_interval=5.0)
+        self._rec_roles = frozenset(roles)
         self._rec_start = self.clock.now()
         self._writer.add_event(Event(self._rec_start, "trial", "recording started"))
 
@@ -223,6 +240,10 @@ class VirtualAcquisition:
         self._writer = None
         writer.close()
         return writer.path
+
+    def _recording_roles(self, devices: Sequence[str] | None) -> list[str]:
+        """``devices`` checked against the sensors, by the same rules as a real acquisition."""
+        return list(recording_roles(devices, list(self.sensors)))
 
     def add_event(self, event: Event) -> None:
         self.events.append(event)
@@ -266,14 +287,14 @@ class VirtualAcquisition:
                     gap = Gap(link.last_counter + 1, int(counters[0]) - 1, link.last_time, float(times[0]))
                     status.gaps += 1
                     status.missing_samples += gap.missing_samples
-                    if self._writer is not None and gap.end >= self._rec_start:
+                    if self._writer is not None and role in self._rec_roles and gap.end >= self._rec_start:
                         self._writer.add_gap(role, gap)
                 link.last_counter, link.last_time = int(counters[-1]), float(times[-1])
                 status.samples += counters.size
                 self.buffers[role].extend(times, values)
                 if self._keep:
                     self._log[role].append((counters, times, values))
-                if self._writer is not None:
+                if self._writer is not None and role in self._rec_roles:
                     rec = times >= self._rec_start
                     if rec.any():
                         dtype = self._dtypes[role]
@@ -286,5 +307,5 @@ class VirtualAcquisition:
     def _device_event(self, time: float, label: str, role: str) -> None:
         ev = Event(time, "device", label, device=role)
         self.events.append(ev)
-        if self._writer is not None:
+        if self._writer is not None and role in self._rec_roles:
             self._writer.add_event(ev)
