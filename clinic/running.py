@@ -31,7 +31,8 @@ def simulated_speed(protocol: Protocol, speed: float, *, radio: bool = True) -> 
 
 
 def fmt_value(value: float, unit: str) -> str:
-    """A metric value for display: cm for lengths under 1 m, cm² for areas, kPa for pressures; "—" for NaN."""
+    """A metric value for display: cm for lengths under 1 m, cm² for areas, kPa for pressures, no unit for a
+    dimensionless ratio (unit "1"); "—" for NaN."""
     if not math.isfinite(value):
         return "—"
     if unit in ("m^2",):
@@ -40,6 +41,8 @@ def fmt_value(value: float, unit: str) -> str:
         return f"{value * 100:.1f} cm"
     if unit == "Pa":
         return f"{value / 1000:.1f} kPa"
+    if unit == "1":
+        return f"{value:.3g}"
     return f"{value:.3g} {unit}".strip()
 
 
