@@ -7,6 +7,7 @@ Everything here works on a 2-D batch ``(n_trials, n_samples)``; the public funct
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -251,6 +252,61 @@ def seg_argmin(x: FloatArray, a: IntArray, b: IntArray) -> IntArray:
     return np.where(b > a, lo + np.where(mask, xs, np.inf).argmin(axis=1), a)
 
 
+def seg_max(x: FloatArray, a: IntArray, b: IntArray) -> FloatArray:
+    """``gather(x, seg_argmax(x, a, b))``: the maximum of each row of ``x`` over [a, b) (``x[a]`` where empty)."""
+    return _seg_extreme(x, a, b, np.maximum, seg_argmax)
+
+
+def seg_min(x: FloatArray, a: IntArray, b: IntArray) -> FloatArray:
+    """``gather(x, seg_argmin(x, a, b))``: the minimum of each row of ``x`` over [a, b) (``x[a]`` where empty)."""
+    return _seg_extreme(x, a, b, np.minimum, seg_argmin)
+
+
+def seg_argmax_first(x: FloatArray, a: IntArray, b: IntArray) -> IntArray:
+    """:func:`seg_argmax` (same indices) from the :func:`seg_max` value and one equality pass."""
+    return _seg_arg_of(x, a, b, seg_max(x, a, b), seg_argmax)
+
+
+def seg_argmin_first(x: FloatArray, a: IntArray, b: IntArray) -> IntArray:
+    """:func:`seg_argmin` (same indices) from the :func:`seg_min` value and one equality pass."""
+    return _seg_arg_of(x, a, b, seg_min(x, a, b), seg_argmin)
+
+
+def _seg_arg_of(x: FloatArray, a: IntArray, b: IntArray, value: FloatArray,
+                arg: Callable[[FloatArray, IntArray, IntArray], IntArray]) -> IntArray:
+    # the first sample of the spanned columns equal to the extreme is the answer unless it lies before the
+    # row's own segment (or none is equal: a NaN extreme); those rare rows are redone by the masked search
+    lo = int(a.min())
+    hi = max(int(b.max()), lo + 1)
+    eq = x[:, lo:hi] == value[:, None]
+    out: IntArray = lo + eq.argmax(axis=1)
+    redo = np.flatnonzero((out < a) | ~gather(eq, out - lo))
+    if redo.size:
+        out[redo] = arg(x[redo], a[redo], b[redo])
+    return np.where(b > a, out, a)
+
+
+def _seg_extreme(x: FloatArray, a: IntArray, b: IntArray, ufunc: np.ufunc,
+                 arg: Callable[[FloatArray, IntArray, IntArray], IntArray]) -> FloatArray:
+    # one reduceat pass over the flattened rows (segment r is [r·n + a, r·n + b); an empty one gives x[r, a])
+    # instead of a masked search; a 0.0 result is redone by the arg-search so that the sign of zero is the one
+    # of the first extreme sample, as with gather(x, arg(...))
+    n_rows, n = x.shape
+    if n_rows == 0:
+        return np.empty(0)
+    base = np.arange(n_rows) * n
+    idx = np.empty(2 * n_rows, dtype=np.intp)
+    idx[0::2] = base + a
+    idx[1::2] = base + b
+    if idx[-1] >= x.size:
+        idx = idx[:-1]
+    out: FloatArray = ufunc.reduceat(x.reshape(-1), idx)[0::2]
+    zero = np.flatnonzero(out == 0.0)
+    if zero.size:
+        out[zero] = gather(x[zero], arg(x[zero], a[zero], b[zero]))
+    return out
+
+
 def seg_first(cond: NDArray[Any], a: IntArray, b: IntArray) -> tuple[IntArray, NDArray[Any]]:
     """First index in [a, b) where ``cond`` holds, and whether one was found (``b`` when not)."""
     cs, mask, lo = segment(cond, a, b)
@@ -261,10 +317,14 @@ def seg_first(cond: NDArray[Any], a: IntArray, b: IntArray) -> tuple[IntArray, N
 
 def seg_first_ge(x: FloatArray, value: float, a: IntArray, b: IntArray) -> tuple[IntArray, NDArray[Any]]:
     """:func:`seg_first` of ``x >= value``, comparing only the columns spanned by the segments."""
-    xs, mask, lo = segment(x, a, b)
-    hit = mask & (xs >= value)
-    found = np.asarray(hit.any(axis=1))
-    return np.where(found, lo + hit.argmax(axis=1), b), found
+    lo = int(a.min())
+    hi = max(int(b.max()), lo + 1)
+    # only the start bound is masked: a first hit at or past b means none in [a, b)
+    hit = np.greater_equal(np.arange(lo, hi), a[:, None])
+    hit &= x[:, lo:hi] >= value
+    first = hit.argmax(axis=1)
+    found = np.asarray(gather(hit, first) & (lo + first < b))
+    return np.where(found, lo + first, b), found
 
 
 def seg_mean(x: FloatArray, a: IntArray, b: IntArray) -> FloatArray:

@@ -30,10 +30,12 @@ from kinetics.jumps._common import (
     prepare,
     raise_first,
     row_chunks,
-    seg_argmax,
-    seg_argmin,
+    seg_argmax_first,
+    seg_argmin_first,
     seg_first_ge,
+    seg_max,
     seg_mean,
+    seg_min,
 )
 from kinetics.jumps._detect import blocks, departure, first_flight, loaded_windows, weigh, window_blocks
 from kinetics.jumps._kinematics import integrate_columns
@@ -364,7 +366,7 @@ def _chunk(
     idx["lend"] = lend_l
 
     if kind == "cmj":
-        vmin_l = seg_argmin(v, on_l, to_l)
+        vmin_l = seg_argmin_first(v, on_l, to_l)
         bot_l, _ = seg_first_ge(v, 0.0, vmin_l, to_l)
         disp = kin.displacement_to(int(bot_l.max()) + 1)
         prop_start = bot_l
@@ -375,9 +377,9 @@ def _chunk(
         out["braking_duration"] = (bot_l - vmin_l) * t
         out["eccentric_duration"] = (bot_l - on_l) * t
         out["peak_negative_velocity"] = gather(v, vmin_l)
-        out["min_unweighting_force"] = gather(x, seg_argmin(x, on_l, vmin_l + 1))
+        out["min_unweighting_force"] = seg_min(x, on_l, vmin_l + 1)
         out["unweighting_impulse"] = -(gather(kin.running, vmin_l) - gather(kin.running, on_l)) * t
-        out["peak_braking_force"] = gather(x, seg_argmax(x, vmin_l, bot_l + 1))
+        out["peak_braking_force"] = seg_max(x, vmin_l, bot_l + 1)
         out["mean_braking_force"] = bw  # placeholder keeping the key order; a batch-wide mean replaces it
         out["braking_impulse"] = (gather(kin.running, bot_l) - gather(kin.running, vmin_l)) * t
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -385,16 +387,16 @@ def _chunk(
         b_lo = int(vmin_l.min())
         b_hi = max(int(bot_l.max()), b_lo + 1)
         neg_power = -(x[:, b_lo:b_hi] * v[:, b_lo:b_hi])
-        out["peak_braking_power"] = gather(neg_power, seg_argmax(neg_power, vmin_l - b_lo, bot_l - b_lo))
+        out["peak_braking_power"] = seg_max(neg_power, vmin_l - b_lo, bot_l - b_lo)
         out["force_at_zero_velocity"] = gather(x, bot_l)
         out["countermovement_depth"] = -np.minimum(gather(disp, bot_l), gather(disp, np.maximum(bot_l - 1, 0)))
     else:
         disp = kin.displacement_to(int(to_l.max()) + 1)
         prop_start = on_l
-        peak_l = seg_argmax(x, on_l, to_l)
-        min_before = gather(x, seg_argmin(x, on_l, peak_l + 1))
+        peak_l = seg_argmax_first(x, on_l, to_l)
+        min_before = seg_min(x, on_l, peak_l + 1)
         out["min_force_before_peak"] = min_before
-        out["countermovement_depth"] = -gather(disp, seg_argmin(disp, on_l, to_l + 1))
+        out["countermovement_depth"] = -seg_min(disp, on_l, to_l + 1)
     idx["prop_start"] = prop_start
 
     # take-off and landing instants: threshold crossings, linearly interpolated between samples
@@ -418,15 +420,15 @@ def _chunk(
     out["jump_height"] = height_from_velocity(v_to)
     out["jump_height_flight_time"] = height_from_flight_time(out["flight_time"])
     out["mrsi"] = out["jump_height"] / out["time_to_takeoff"]
-    out["peak_velocity"] = gather(v, seg_argmax(v, on_l, to_l + 1))
+    out["peak_velocity"] = seg_max(v, on_l, to_l + 1)
     out["landing_velocity"] = gather(v, ld_l - 1) + a_ld * t * (0.5 * (gather(x, ld_l - 1) + thr) - bw) / mass
-    out["peak_propulsive_force"] = gather(x, seg_argmax(x, prop_start, to_l))
+    out["peak_propulsive_force"] = seg_max(x, prop_start, to_l)
     out["mean_propulsive_force"] = bw  # placeholders, replaced by the batch-wide values
     out["net_propulsive_impulse"] = (gather(kin.running, to_l - 1) - gather(kin.running, prop_start)) * t + tail
     out["peak_propulsive_power"] = bw
     out["mean_propulsive_power"] = bw
     out["takeoff_momentum"] = mass * v_to
-    out["peak_landing_force"] = gather(x, seg_argmax(x, ld_l, lend_l + 1))
+    out["peak_landing_force"] = seg_max(x, ld_l, lend_l + 1)
 
     flags: dict[str, Any] = {"landing_incomplete": ~lend_found}
     if kind == "sj":
@@ -456,5 +458,5 @@ def _power(f: FloatArray, rows: IntArray, lo: int, v: FloatArray, a: IntArray, b
     c1 = max(int(b.max()), c0 + 1)
     p = f[rows, lo + c0 : lo + c1] * v[:, c0:c1]
     a_l, b_l = a - c0, b - c0
-    peak = gather(p, seg_argmax(p, a_l, b_l))
+    peak = seg_max(p, a_l, b_l)
     return peak, seg_mean(p, a_l, b_l)
