@@ -242,25 +242,25 @@ def _stay_chunk(c: FloatArray, radius: float) -> FloatArray:
     stay = np.empty(start.shape[0])
     slot = np.arange(start.shape[0])
     pos = start + 1  # first sample not yet proven inside
-    origin = np.take(hi0, start, axis=1)  # (x_i, y_i)
+    origin = hi0.take(start, axis=1)  # (x_i, y_i)
     while start.size:
         m = start.size
         for level in range(levels - 1, -1, -1):
             hi, lo = bounds[level]
-            far = np.maximum(np.take(hi, pos, axis=1) - origin, origin - np.take(lo, pos, axis=1))
+            far = np.maximum(hi.take(pos, axis=1) - origin, origin - lo.take(pos, axis=1))
             far *= far
             pos += np.left_shift(far[0] + far[1] <= r2, level, dtype=np.intp)
         k = min(_STAY_WINDOW, _STAY_BUDGET // m)
         if k < 4:  # many searches left: check the one sample where each stopped
             k = 1
-            d = np.take(points, pos, axis=1)
+            d = points.take(pos, axis=1)
             d -= origin
             d *= d
             left = d[0] + d[1] <= r2
             done = ~left
             stay[slot[done]] = pos[done] - start[done] - 1
         else:
-            d = np.take(points, pos[:, None] + np.arange(k), axis=1)
+            d = points.take(pos[:, None] + np.arange(k), axis=1)
             d -= origin[:, :, None]
             d *= d
             outside = d[0] + d[1] > r2

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import integrate
+from scipy import fft as spfft
 from scipy import signal as sps
 
 FloatArray = NDArray[np.float64]
@@ -67,10 +67,16 @@ def psd(c: FloatArray, fs: float, settings: WelchSettings) -> tuple[FloatArray, 
     if not (1 <= nperseg <= c.shape[-1] and 0 <= noverlap < nperseg <= settings.nfft):
         raise ValueError(f"Welch settings {settings} do not fit a signal of {c.shape[-1]} samples")
     stft = _short_time_fft(nperseg, noverlap, settings.nfft, fs)
-    segments = stft.spectrogram(
-        c, detr="constant", p0=0, p1=(c.shape[-1] - noverlap) // stft.hop, k_offset=nperseg // 2, axis=-1
-    )  # (..., nf, n_segments)
-    segments[..., 1 : -1 if settings.nfft % 2 == 0 else None, :] *= 2.0  # one-sided: fold negative frequencies
+    hop, nfft, win = stft.hop, settings.nfft, stft.win
+    n_seg = (c.shape[-1] - noverlap) // hop
+    # ShortTimeFFT.spectrogram(c, detr="constant", p0=0, p1=n_seg, k_offset=nperseg // 2) step by step: every
+    # segment lies inside the signal (no padding), is detrended by its mean, windowed and transformed alone.
+    segments = np.empty((*c.shape[:-1], stft.f_pts, n_seg))  # (..., nf, n_segments)
+    for k in range(n_seg):
+        x = c[..., k * hop : k * hop + nperseg]
+        spec = spfft.rfft((x - np.mean(x, -1, keepdims=True)) * win, n=nfft, axis=-1)
+        segments[..., k] = spec.real**2 + spec.imag**2
+    segments[..., 1 : -1 if nfft % 2 == 0 else None, :] *= 2.0  # one-sided: fold negative frequencies
     p = segments.mean(axis=-1)
     f = stft.f
     lo, hi = settings.band
@@ -105,8 +111,10 @@ def _quantile_frequency(f: FloatArray, cum: FloatArray, q: float) -> FloatArray:
     thr = q * cum[..., -1:]
     k = np.argmax(cum >= thr, axis=-1)
     k = np.clip(k, 1, f.shape[0] - 1)
-    c0 = np.take_along_axis(cum, (k - 1)[..., None], axis=-1)[..., 0]
-    c1 = np.take_along_axis(cum, k[..., None], axis=-1)[..., 0]
+    flat = cum.reshape(-1, cum.shape[-1])
+    rows = np.arange(flat.shape[0])
+    c0 = flat[rows, (k - 1).reshape(-1)].reshape(k.shape)
+    c1 = flat[rows, k.reshape(-1)].reshape(k.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.where(c1 > c0, (thr[..., 0] - c0) / (c1 - c0), 0.0)
     return np.asarray(f[k - 1] + w * (f[k] - f[k - 1]), dtype=np.float64)
@@ -117,10 +125,17 @@ def frequency_descriptors(c: FloatArray, fs: float, settings: WelchSettings) -> 
     f, p = psd(c, fs, settings)
     if f.shape[0] < 2:
         raise ValueError("the analysis band holds fewer than 2 frequency bins")
-    m0 = integrate.trapezoid(p, f, axis=-1)
-    m1 = integrate.trapezoid(p * f, f, axis=-1)
-    m2 = integrate.trapezoid(p * f * f, f, axis=-1)
-    cum = integrate.cumulative_trapezoid(p, f, axis=-1, initial=0.0)
+    # The trapezoid rule as scipy.integrate.trapezoid / cumulative_trapezoid(initial=0) evaluate it.
+    df = f[1:] - f[:-1]
+    pf = p * f
+    terms = df * (p[..., 1:] + p[..., :-1]) / 2.0
+    m0 = terms.sum(axis=-1)
+    m1 = (df * (pf[..., 1:] + pf[..., :-1]) / 2.0).sum(axis=-1)
+    pff = pf * f
+    m2 = (df * (pff[..., 1:] + pff[..., :-1]) / 2.0).sum(axis=-1)
+    cum = np.empty(p.shape)
+    cum[..., 0] = 0.0
+    np.cumsum(terms, axis=-1, out=cum[..., 1:])
     with np.errstate(invalid="ignore", divide="ignore"):
         mpf = m1 / m0
         centroid = np.sqrt(m2 / m0)

@@ -73,11 +73,6 @@ def _welch(n: int, fs: float, method: str) -> frequency.WelchSettings:
     return frequency.WelchSettings(nperseg=seg, noverlap=seg // 2, nfft=seg, band=QUIJOUX_BAND)
 
 
-def _as_output(value: FloatArray) -> Any:
-    arr = np.asarray(value, dtype=np.float64)
-    return float(arr) if arr.ndim == 0 else arr
-
-
 def sway_metrics(
     cop: Any,
     fs: float,
@@ -194,7 +189,12 @@ def sway_metrics(
         "diffusion_critical_search_s": stochastic.CRITICAL_SEARCH,
         "max_gap_s": max_gap,
     }
-    return Metrics({k: _as_output(v) for k, v in data.items()}, dict(UNITS), method, params, flags)
+    values: dict[str, Any]
+    if batch:
+        values = {k: np.asarray(v, dtype=np.float64) for k, v in data.items()}
+    else:  # one trial: every value is a 0-d array or a NumPy scalar
+        values = {k: float(v) for k, v in data.items()}
+    return Metrics(values, dict(UNITS), method, params, flags)
 
 
 def _as_output_bool(value: NDArray[np.bool_]) -> Any:

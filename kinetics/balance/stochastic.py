@@ -50,7 +50,16 @@ def mean_square_displacement(x: FloatArray, max_lag: int) -> FloatArray:
 
 
 def _prefix(v: FloatArray) -> FloatArray:
-    return np.concatenate([np.zeros((*v.shape[:-1], 1)), np.cumsum(v, axis=-1)], axis=-1)
+    out = np.empty((*v.shape[:-1], v.shape[-1] + 1))
+    out[..., 0] = 0.0
+    np.cumsum(v, axis=-1, out=out[..., 1:])
+    return out
+
+
+def _take_last(s: FloatArray, idx: NDArray[np.intp]) -> FloatArray:
+    """s[..., idx] row by row (``take_along_axis`` on the last axis) for idx of shape (..., 1)."""
+    flat = s.reshape(-1, s.shape[-1])
+    return flat[np.arange(flat.shape[0]), idx.reshape(-1)].reshape(idx.shape)
 
 
 def _line(
@@ -66,7 +75,7 @@ def _line(
 
 def _at(s: FloatArray, idx: NDArray[np.intp]) -> FloatArray:
     """s[..., idx] per row; a 1-D s (shared by every row, e.g. the sums of t) is indexed directly."""
-    return s[idx] if s.ndim == 1 else np.take_along_axis(s, idx, axis=-1)
+    return s[idx] if s.ndim == 1 else _take_last(s, idx)
 
 
 def _fit_at(
@@ -81,7 +90,7 @@ def _fit_at(
 
 def _sums(t: FloatArray, y: FloatArray) -> tuple[FloatArray, ...]:
     """Prefix sums of (1, t, t², y, t·y, y²); those of t alone are 1-D, shared by every row of y."""
-    return (_prefix(np.ones_like(t)), _prefix(t), _prefix(t * t), _prefix(y), _prefix(t * y), _prefix(y * y))
+    return (np.arange(t.shape[0] + 1.0), _prefix(t), _prefix(t * t), _prefix(y), _prefix(t * y), _prefix(y * y))
 
 
 def diffusion_fit(t: FloatArray, msd: FloatArray, search: tuple[int, int]) -> dict[str, FloatArray]:
@@ -118,7 +127,7 @@ def diffusion_fit(t: FloatArray, msd: FloatArray, search: tuple[int, int]) -> di
     best = np.argmin(sse_s + sse_l, axis=-1)[..., None]
 
     def pick(v: FloatArray) -> FloatArray:
-        return np.take_along_axis(v, best, axis=-1)[..., 0]
+        return _take_last(v, best)[..., 0]
 
     a_s, b_s, a_l, b_l = pick(a_s) * scale[..., 0], pick(b_s) * scale[..., 0], pick(a_l), pick(b_l)
     a_l, b_l = a_l * scale[..., 0], b_l * scale[..., 0]
