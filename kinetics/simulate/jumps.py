@@ -10,6 +10,7 @@ rounding error. Flight times are whole numbers of samples; take-off velocity is 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -164,6 +165,40 @@ def _landing(tr: _Trace, bw: float, mass: float, v_down: float, after: float) ->
     tr.hold(after)
 
 
+def _push_off(
+    tr: _Trace,
+    d: list[float],
+    vals: Callable[[float], list[float]],
+    body_mass: float,
+    v_to: float,
+    t_flight: float,
+    onset: float,
+    after_time: float,
+    noise_sd: float,
+    seed: int | None,
+    left_share: float | None,
+) -> SimulatedJump:
+    """Finish a CMJ or squat jump from its onset: the piecewise-linear force ``vals(peak)`` over the segment
+    durations ``d`` (s), with the plateau ``peak`` solved so the net impulse gives take-off velocity ``v_to``,
+    then the flight, the landing and the quiet standing after it."""
+    fs = tr.fs
+    bw = body_mass * G
+    times = [0.0, *np.cumsum(d).tolist()]
+    peak = _solve_linear(times, lambda p: [x - bw for x in vals(p)], body_mass * v_to)
+    knots = vals(peak)
+    for dt_, value in zip(d, knots[1:], strict=True):
+        tr.knot(dt_, value)
+    takeoff = tr.now / fs
+    depth = -_min_displacement(times, [(x - bw) / body_mass for x in knots])
+    tr.hold(t_flight)
+    landing = tr.now / fs
+    _landing(tr, bw, body_mass, v_to, after_time)
+    force = _finish(tr.render(), noise_sd, seed, left_share)
+    return SimulatedJump(force, fs, body_mass, v_to, t_flight, G * t_flight**2 / 8, onset, takeoff, landing,
+                         countermovement_depth=depth, net_impulse=body_mass * v_to,
+                         extras={"peak_propulsive_force": peak})
+
+
 def simulate_cmj(
     *,
     fs: float = 1000.0,
@@ -194,24 +229,11 @@ def simulate_cmj(
     tr.hold(quiet_time)
     onset = tr.now / fs
     d = [tr.steps(s) / fs for s in (0.20, 0.20, 0.12, 0.12, 0.12, 0.02)]
-    times = [0.0, *np.cumsum(d).tolist()]
 
     def vals(p: float) -> list[float]:
         return [bw, (1 - unweighting) * bw, bw, p, p, 0.7 * bw, 0.0]
 
-    peak = _solve_linear(times, lambda p: [x - bw for x in vals(p)], body_mass * v_to)
-    knots = vals(peak)
-    for dt_, value in zip(d, knots[1:], strict=True):
-        tr.knot(dt_, value)
-    takeoff = tr.now / fs
-    depth = -_min_displacement(times, [(x - bw) / body_mass for x in knots])
-    tr.hold(t_flight)
-    landing = tr.now / fs
-    _landing(tr, bw, body_mass, v_to, after_time)
-    force = _finish(tr.render(), noise_sd, seed, left_share)
-    return SimulatedJump(force, fs, body_mass, v_to, t_flight, G * t_flight**2 / 8, onset, takeoff, landing,
-                         countermovement_depth=depth, net_impulse=body_mass * v_to,
-                         extras={"peak_propulsive_force": peak})
+    return _push_off(tr, d, vals, body_mass, v_to, t_flight, onset, after_time, noise_sd, seed, left_share)
 
 
 def simulate_squat_jump(
@@ -245,25 +267,12 @@ def simulate_squat_jump(
     if countermovement > 0:
         steps = [0.08, 0.08, *steps]
     d = [tr.steps(s) / fs for s in steps]
-    times = [0.0, *np.cumsum(d).tolist()]
 
     def vals(p: float) -> list[float]:
         dip = [(1 - countermovement) * bw, bw] if countermovement > 0 else []
         return [bw, *dip, p, p, 0.7 * bw, 0.0]
 
-    peak = _solve_linear(times, lambda p: [x - bw for x in vals(p)], body_mass * v_to)
-    knots = vals(peak)
-    for dt_, value in zip(d, knots[1:], strict=True):
-        tr.knot(dt_, value)
-    takeoff = tr.now / fs
-    depth = -_min_displacement(times, [(x - bw) / body_mass for x in knots])
-    tr.hold(t_flight)
-    landing = tr.now / fs
-    _landing(tr, bw, body_mass, v_to, after_time)
-    force = _finish(tr.render(), noise_sd, seed, left_share)
-    return SimulatedJump(force, fs, body_mass, v_to, t_flight, G * t_flight**2 / 8, onset, takeoff, landing,
-                         countermovement_depth=depth, net_impulse=body_mass * v_to,
-                         extras={"peak_propulsive_force": peak})
+    return _push_off(tr, d, vals, body_mass, v_to, t_flight, onset, after_time, noise_sd, seed, left_share)
 
 
 def simulate_drop_jump(
