@@ -10,18 +10,15 @@ an exception raised in any Qt slot.
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import qasync
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from drivers.supervisor import LinkState
@@ -33,37 +30,13 @@ from gui.screens.protocols import ProtocolsScreen
 from gui.screens.results import ResultsScreen, trial_curves
 from gui.screens.run import RunRecord, RunScreen, flag_text
 from gui.screens.sensors import SensorsScreen
-from gui.theme import apply_theme, current_palette
+from gui.theme import current_palette
 from kinetics.io import read_session, read_trial
 from protocols.library import get_protocol
 from protocols.simpatient import PatientParams
+from tests.gui.asyncqt import run, until
 
-TIMEOUT = 30.0  # generous: two cores shared with other test runs
 SPEED = 20.0  # the grip may run at 20× over the virtual radio (plates at most 2×)
-
-
-@pytest.fixture
-def loop(qtbot: QtBot, qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    apply_theme(qapp, "light")
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    try:
-        yield event_loop
-    finally:
-        event_loop.close()
-        asyncio.set_event_loop(None)
-
-
-def run(loop: qasync.QEventLoop, scenario: Callable[[], Any], timeout: float = 100.0) -> None:
-    loop.run_until_complete(asyncio.wait_for(scenario(), timeout))
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for: {what}")
-        await asyncio.sleep(0.02)
 
 
 def click(qtbot: QtBot, widget: QWidget) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -38,40 +38,14 @@ from gui.screens.sensors import (
     signal_bars,
     state_text,
 )
-from gui.theme import apply_theme, current_palette
+from gui.theme import current_palette
+from tests.gui.asyncqt import run, until
 
 G = 9.80665
 BODY_MASS = 70.0  # the simulated fleet's person on the plates (kg)
-TIMEOUT = 20.0  # generous: two cores shared with other test runs
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
-@pytest.fixture
-def loop(qtbot: QtBot, qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    """A qasync loop for this test (after qtbot, so that qtbot's teardown runs once the loop is closed)."""
-    apply_theme(qapp, "light")
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    try:
-        yield event_loop
-    finally:
-        event_loop.close()
-        asyncio.set_event_loop(None)
-
-
-def run(loop: qasync.QEventLoop, scenario: Callable[[], Any], timeout: float = 60.0) -> None:
-    loop.run_until_complete(asyncio.wait_for(scenario(), timeout))
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    """Poll ``condition`` (Qt and asyncio keep running) until it holds; fail saying ``what`` did not happen."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for: {what}")
-        await asyncio.sleep(0.02)
-
-
 @asynccontextmanager
 async def sensors_screen(qtbot: QtBot, errors: list[str]) -> AsyncIterator[tuple[DeviceSession, SensorsScreen]]:
     """An open simulated session and its screen shown at 1280×800; closed (and checked closed) on exit."""
