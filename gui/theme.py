@@ -178,6 +178,8 @@ QPushButton {{
     border: 1px solid {p.border}; border-radius: {pad}px; background: {p.surface}; color: {p.text};
 }}
 QPushButton:pressed {{ background: {p.border}; }}
+QPushButton#primary {{ background: {p.accent}; color: {p.on_accent}; border: none; font-weight: 600; }}
+QPushButton:disabled, QPushButton#primary:disabled {{ background: {p.border}; color: {p.muted}; }}
 """
 
 

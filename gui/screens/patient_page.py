@@ -55,8 +55,6 @@ QLineEdit {{
 }}
 QLineEdit:focus {{ border: 1px solid {p.accent}; }}
 QComboBox {{ min-height: {m.touch}px; padding: 0 {pad}px; }}
-QPushButton#primary {{ background: {p.accent}; color: {p.on_accent}; border: none; font-weight: 600; }}
-QPushButton#primary:disabled, QPushButton:disabled {{ background: {p.border}; color: {p.muted}; }}
 QTreeWidget {{ background: {p.surface}; border: 1px solid {p.border}; border-radius: {pad}px; }}
 QTreeWidget::item {{ min-height: {m.touch}px; padding: 0 {pad // 2}px; }}
 QTreeWidget::item:selected {{ background: {p.accent}; color: {p.on_accent}; }}

@@ -381,8 +381,6 @@ class ResultsScreen(QWidget):
         p = palette
         pad = max(6, m.touch // 5)
         self.setStyleSheet(f"""
-QPushButton#primary {{ background: {p.accent}; color: {p.on_accent}; border: none; font-weight: 600; }}
-QPushButton:disabled, QPushButton#primary:disabled {{ background: {p.border}; color: {p.muted}; }}
 QLineEdit {{ padding: 0 {pad}px; border: 1px solid {p.border}; border-radius: {pad}px; background: {p.surface}; }}
 QTreeWidget {{ background: {p.surface}; border: 1px solid {p.border}; border-radius: {pad}px; }}
 QTreeWidget::item {{ min-height: {m.touch}px; }}

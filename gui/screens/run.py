@@ -454,8 +454,6 @@ class RunScreen(QWidget):
         m = current_metrics()
         p = palette
         self.setStyleSheet(f"""
-QPushButton#primary {{ background: {p.accent}; color: {p.on_accent}; border: none; font-weight: 600; }}
-QPushButton:disabled, QPushButton#primary:disabled {{ background: {p.border}; color: {p.muted}; }}
 #cueLabel {{ font-size: {int(m.big_px * 0.75)}px; font-weight: 700; }}
 #countdown {{ font-size: {int(m.big_px * 1.6)}px; font-weight: 700; color: {p.accent}; }}
 #phaseLabel {{ font-size: {m.title_px}px; font-weight: 600; color: {p.muted}; }}
